@@ -1,0 +1,16 @@
+"""Recurrent cores behind one interface (see :mod:`fw_agents.cores.base`)."""
+
+from fw_agents.cores.base import RecurrentCore, available_cores, make_core, register_core
+from fw_agents.cores.fast_weights import FastWeightRNN
+from fw_agents.cores.torch_rnn import GRUCore, IRNNCore, LSTMCore
+
+__all__ = [
+    "FastWeightRNN",
+    "GRUCore",
+    "IRNNCore",
+    "LSTMCore",
+    "RecurrentCore",
+    "available_cores",
+    "make_core",
+    "register_core",
+]

@@ -1,0 +1,222 @@
+"""The one interface every recurrent core shares, and the registry that names them.
+
+A core maps a sequence ``x`` of shape (T, B, F) to outputs ``y`` of shape (T, B, H):
+
+    y, state = core(x, state=None, episode_starts=None)
+
+``episode_starts`` (T, B) of 0/1 clears the memory of example b *before* step t is
+processed. ``core.initial_state(B)`` is the empty memory, and an all-zero state always
+means empty memory, so a state can be reset by multiplying it by ``1 - start``.
+
+Every state is a tuple of tensors whose second dimension (dim 1) is the batch. For the
+rollout buffers of RecurrentPPO a state is flattened to ``(B, core.state_size)`` floats by
+``core.pack_state`` and restored by ``core.unpack_state``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+State = tuple[torch.Tensor, ...]
+
+
+class RecurrentCore(nn.Module, ABC):
+    """Base class of the recurrent cores (fast weights, LSTM, IRNN, GRU, A-LSTM).
+
+    Subclasses implement :meth:`_forward` (the time loop, with resets) and :meth:`state_shapes`
+    (the shape of each state tensor for one example); this class checks inputs, creates empty
+    states, and packs states into flat vectors.
+    """
+
+    input_size: int
+    hidden_size: int
+    num_layers: int
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1) -> None:
+        super().__init__()
+        _check_positive_int("input_size", input_size)
+        _check_positive_int("hidden_size", hidden_size)
+        _check_positive_int("num_layers", num_layers)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+
+    # ----------------------------------------------------------------- state
+    @abstractmethod
+    def state_shapes(self) -> list[tuple[int, ...]]:
+        """Shape of each state tensor, with the batch dimension (dim 1) left out."""
+
+    @property
+    def state_size(self) -> int:
+        """Floats per example in the packed state (what a rollout buffer stores per step)."""
+        return sum(self._packed_width(i, shape) for i, shape in enumerate(self.state_shapes()))
+
+    def _packed_width(self, index: int, shape: tuple[int, ...]) -> int:
+        n = 1
+        for d in shape:
+            n *= d
+        return n
+
+    def initial_state(
+        self,
+        batch_size: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> State:
+        """The empty memory for ``batch_size`` examples: all zeros."""
+        ref = next(self.parameters(), None)
+        device = device if device is not None else (ref.device if ref is not None else "cpu")
+        dtype = dtype if dtype is not None else (ref.dtype if ref is not None else torch.float32)
+        return tuple(
+            torch.zeros((shape[0], batch_size, *shape[1:]), device=device, dtype=dtype)
+            for shape in self.state_shapes()
+        )
+
+    def pack_state(self, state: State) -> torch.Tensor:
+        """Flatten a state into a (B, state_size) tensor."""
+        parts = []
+        for i, tensor in enumerate(state):
+            per_example = tensor.transpose(0, 1)  # (B, L, ...)
+            parts.append(self._pack_part(i, per_example))
+        return torch.cat(parts, dim=1)
+
+    def _pack_part(self, index: int, per_example: torch.Tensor) -> torch.Tensor:
+        return per_example.reshape(per_example.shape[0], -1)
+
+    def unpack_state(self, flat: torch.Tensor) -> State:
+        """Inverse of :meth:`pack_state`: a (B, state_size) tensor back into a state."""
+        if flat.dim() != 2 or flat.shape[1] != self.state_size:
+            raise ValueError(
+                f"packed state must have shape (batch, {self.state_size}), got {tuple(flat.shape)}"
+            )
+        out = []
+        offset = 0
+        for i, shape in enumerate(self.state_shapes()):
+            width = self._packed_width(i, shape)
+            chunk = flat[:, offset : offset + width]
+            offset += width
+            out.append(self._unpack_part(i, chunk, shape).transpose(0, 1).contiguous())
+        return tuple(out)
+
+    def _unpack_part(self, index: int, chunk: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        return chunk.reshape(chunk.shape[0], *shape)
+
+    # --------------------------------------------------------------- forward
+    def forward(
+        self,
+        x: torch.Tensor,
+        state: State | None = None,
+        episode_starts: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, State]:
+        """Run the core over a sequence.
+
+        :param x: inputs, (T, B, input_size).
+        :param state: state before step 0 (``None``: empty memory).
+        :param episode_starts: (T, B) of 0/1; 1 clears that example's memory before step t.
+        :return: outputs (T, B, hidden_size) and the state after the last step.
+        """
+        if x.dim() != 3 or x.shape[2] != self.input_size:
+            raise ValueError(
+                f"x must have shape (T, B, {self.input_size}) = (time, batch, input_size), "
+                f"got {tuple(x.shape)}"
+            )
+        seq_len, batch = x.shape[0], x.shape[1]
+        if state is None:
+            state = self.initial_state(batch, device=x.device, dtype=x.dtype)
+        else:
+            state = tuple(state)
+            shapes = self.state_shapes()
+            if len(state) != len(shapes):
+                raise ValueError(f"state must be a tuple of {len(shapes)} tensors, got {len(state)}")
+            for i, (tensor, shape) in enumerate(zip(state, shapes, strict=True)):
+                expected = (shape[0], batch, *shape[1:])
+                if tuple(tensor.shape) != expected:
+                    raise ValueError(
+                        f"state[{i}] must have shape {expected} for batch {batch}, got {tuple(tensor.shape)}"
+                    )
+        if episode_starts is not None:
+            episode_starts = episode_starts.to(device=x.device, dtype=x.dtype)
+            if tuple(episode_starts.shape) != (seq_len, batch):
+                raise ValueError(
+                    f"episode_starts must have shape (T, B) = {(seq_len, batch)}, "
+                    f"got {tuple(episode_starts.shape)}"
+                )
+            if not bool(episode_starts.any()):
+                episode_starts = None
+        return self._forward(x, state, episode_starts)
+
+    @abstractmethod
+    def _forward(
+        self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
+        """The time loop; inputs are already checked."""
+
+
+def reset_state(state: State, keep: torch.Tensor) -> State:
+    """Zero the state of examples where ``keep`` (B,) is 0."""
+    return tuple(s * keep.view(1, -1, *([1] * (s.dim() - 2))) for s in state)
+
+
+def run_in_segments(
+    step: Callable[[torch.Tensor, State], tuple[torch.Tensor, State]],
+    x: torch.Tensor,
+    state: State,
+    episode_starts: torch.Tensor | None,
+) -> tuple[torch.Tensor, State]:
+    """Run a fused sequence kernel between the time steps where some example restarts.
+
+    ``step(x_segment, state)`` runs a reset-free segment (e.g. one ``nn.LSTM`` call). The
+    sequence is cut only at the distinct times where any episode starts, so a batch with no
+    resets costs one kernel call, not T.
+    """
+    if episode_starts is None:
+        return step(x, state)
+    cuts = torch.nonzero(episode_starts.any(dim=1)).flatten().tolist()
+    bounds = sorted(set([0, *cuts, x.shape[0]]))
+    outputs = []
+    for begin, end in itertools.pairwise(bounds):
+        state = reset_state(state, 1.0 - episode_starts[begin])
+        y, state = step(x[begin:end], state)
+        outputs.append(y)
+    return torch.cat(outputs, dim=0), state
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+# ------------------------------------------------------------------ registry
+_REGISTRY: dict[str, Callable[..., RecurrentCore]] = {}
+
+
+def register_core(name: str) -> Callable[[type[RecurrentCore]], type[RecurrentCore]]:
+    """Class decorator: make a core available to :func:`make_core` under ``name``."""
+
+    def decorator(cls: type[RecurrentCore]) -> type[RecurrentCore]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"a core named {name!r} is already registered")
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def available_cores() -> list[str]:
+    """Names accepted by :func:`make_core`."""
+    return sorted(_REGISTRY)
+
+
+def make_core(name: str, input_size: int, hidden_size: int, **kwargs: object) -> RecurrentCore:
+    """Build a registered core by name, e.g. ``make_core("fw", 32, 64, decay=0.9)``."""
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, _REGISTRY, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown core {name!r}; known cores: {', '.join(available_cores())}.{hint}")
+    return _REGISTRY[name](input_size, hidden_size, **kwargs)

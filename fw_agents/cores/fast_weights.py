@@ -1,0 +1,328 @@
+"""The fast-weight RNN of Ba, Hinton, Mnih, Leibo & Ionescu (NIPS 2016).
+
+One layer, hidden size H, input x(t) of size F. With h(t) the hidden state after step t-1's
+input and A(t) the fast-weight matrix, the paper's equations are
+
+    A(t)      = λ A(t−1) + η h(t) h(t)ᵀ                      fast weights (A(t) contains h(t))
+    h₀(t+1)   = f( W h(t) + C x(t) + b )                      the preliminary vector
+    hₛ₊₁(t+1) = f( LN[ W h(t) + C x(t) + b + A(t) hₛ(t+1) ] ), s = 0 … S−1
+    h(t+1)    = h_S(t+1)
+
+with f = ReLU and LN the layer normalisation over the H hidden units of each example
+(gain ``ln_gain``, bias ``ln_bias``; never over the batch). ``W h(t) + C x(t) + b`` is
+computed once per step and reused by every inner step; C x(t) + b is computed for all steps
+at once. Parameters map to the paper as: ``W`` ↔ W (slow recurrent weights, H×H), ``C`` ↔ C
+(input weights, H×F), ``bias`` ↔ b, ``decay`` ↔ λ, ``fast_lr`` ↔ η, ``inner_steps`` ↔ S.
+
+Two forms compute the same numbers:
+
+* ``form="matrix"`` keeps A as a (B, H, H) tensor and updates it every step — the equations
+  as written. Back-propagation through time stores one B×H×H tensor per step.
+* ``form="attention"`` never builds A inside the sequence. Unrolling the update,
+  A(t) v = η Σ_{τ≤t} λ^{t−τ} h(τ) (h(τ)ᵀ v): dot-product attention over the past hidden
+  states with decaying weights, so BPTT memory is O(T·H) per example instead of O(T·H²).
+  On CPU it runs compiled loops with a hand-derived backward (``_fw_kernels.py``).
+
+The state carried between calls is ``(h, A)``: h (L, B, H) and A (L, B, H, H), both forms
+alike. No truncation is made: the attention form adds the carried A's decayed contribution
+λ^{t+1} A v exactly, and returns the exact A at the end of the sequence.
+An episode start clears h and A of that example before the step, so the all-zero state is
+the empty memory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fw_agents.cores.base import RecurrentCore, State, _check_positive_int, register_core
+
+FORMS = ("matrix", "attention")
+BACKENDS = ("auto", "numba", "torch")
+
+
+@register_core("fw")
+class FastWeightRNN(RecurrentCore):
+    """Fast-weight recurrent core (Ba et al. 2016); equations in the module docstring.
+
+    :param input_size: F, features per step.
+    :param hidden_size: H, hidden units per layer.
+    :param decay: λ in [0, 1], how fast old memories fade (default 0.95).
+    :param fast_lr: η ≥ 0, the fast learning rate (default 0.5). ``0`` gives an LN-ReLU RNN.
+    :param inner_steps: S ≥ 1 inner-loop steps (default 1, as in the paper's experiments).
+    :param layer_norm: apply LN inside the inner loop (essential in the paper).
+    :param num_layers: stacked layers; layer l+1 reads layer l's outputs.
+    :param dropout: dropout between stacked layers (not after the last), as in ``nn.LSTM``.
+    :param form: ``"matrix"`` or ``"attention"`` (same results, different memory and speed).
+    :param recurrent_init_scale: W starts as this multiple of the identity (IRNN style; 0.05).
+    :param backend: attention form only: ``"numba"`` (compiled loops, CPU), ``"torch"``
+        (eager, any device) or ``"auto"`` (numba on CPU, torch elsewhere).
+    :param ln_eps: the ε of the layer normalisation.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        decay: float = 0.95,
+        fast_lr: float = 0.5,
+        inner_steps: int = 1,
+        layer_norm: bool = True,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        form: str = "matrix",
+        recurrent_init_scale: float = 0.05,
+        backend: str = "auto",
+        ln_eps: float = 1e-5,
+    ) -> None:
+        _check_positive_int("hidden_size", hidden_size)
+        super().__init__(input_size, hidden_size, num_layers)
+        if not isinstance(decay, (int, float)) or not 0.0 <= float(decay) <= 1.0:
+            raise ValueError(f"decay must lie in [0, 1], got {decay!r}")
+        if not isinstance(fast_lr, (int, float)) or float(fast_lr) < 0.0:
+            raise ValueError(f"fast_lr must be >= 0, got {fast_lr!r}")
+        _check_positive_int("inner_steps", inner_steps)
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        self.decay = float(decay)
+        self.fast_lr = float(fast_lr)
+        self.inner_steps = inner_steps
+        self.layer_norm = bool(layer_norm)
+        self.form = form
+        self.backend = backend
+        self.ln_eps = float(ln_eps)
+        self.recurrent_init_scale = float(recurrent_init_scale)
+        self.dropout = float(dropout)
+        self.drop = nn.Dropout(self.dropout)
+        self.W = nn.ParameterList()
+        self.C = nn.ParameterList()
+        self.bias = nn.ParameterList()
+        self.ln_gain = nn.ParameterList()
+        self.ln_bias = nn.ParameterList()
+        for layer in range(num_layers):
+            fan_in = input_size if layer == 0 else hidden_size
+            self.W.append(nn.Parameter(torch.empty(hidden_size, hidden_size)))
+            self.C.append(nn.Parameter(torch.empty(hidden_size, fan_in)))
+            self.bias.append(nn.Parameter(torch.empty(hidden_size)))
+            self.ln_gain.append(nn.Parameter(torch.empty(hidden_size)))
+            self.ln_bias.append(nn.Parameter(torch.empty(hidden_size)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """W = scale·I; C uniform in ±1/√fan_in; zero biases; LN gain 1, LN bias 0."""
+        with torch.no_grad():
+            for layer in range(self.num_layers):
+                self.W[layer].copy_(torch.eye(self.hidden_size) * self.recurrent_init_scale)
+                bound = 1.0 / math.sqrt(self.C[layer].shape[1])
+                self.C[layer].uniform_(-bound, bound)
+                self.bias[layer].zero_()
+                self.ln_gain[layer].fill_(1.0)
+                self.ln_bias[layer].zero_()
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.hidden_size}, decay={self.decay}, fast_lr={self.fast_lr}, "
+            f"inner_steps={self.inner_steps}, layer_norm={self.layer_norm}, "
+            f"num_layers={self.num_layers}, form={self.form!r}"
+        )
+
+    # ----------------------------------------------------------------- state
+    def state_shapes(self) -> list[tuple[int, ...]]:
+        return [(self.num_layers, self.hidden_size), (self.num_layers, self.hidden_size, self.hidden_size)]
+
+    # A is symmetric (a sum of decayed outer products), so only its upper triangle is packed.
+    def _packed_width(self, index: int, shape: tuple[int, ...]) -> int:
+        if index == 1:
+            return self.num_layers * self.hidden_size * (self.hidden_size + 1) // 2
+        return super()._packed_width(index, shape)
+
+    def _triu(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        rows, cols = torch.triu_indices(self.hidden_size, self.hidden_size, device=device)
+        return rows, cols
+
+    def _pack_part(self, index: int, per_example: torch.Tensor) -> torch.Tensor:
+        if index == 1:
+            rows, cols = self._triu(per_example.device)
+            return per_example[:, :, rows, cols].reshape(per_example.shape[0], -1)
+        return super()._pack_part(index, per_example)
+
+    def _unpack_part(self, index: int, chunk: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        if index == 1:
+            batch, hidden = chunk.shape[0], self.hidden_size
+            rows, cols = self._triu(chunk.device)
+            full = chunk.new_zeros(batch, self.num_layers, hidden, hidden)
+            tri = chunk.reshape(batch, self.num_layers, -1)
+            full[:, :, rows, cols] = tri
+            full[:, :, cols, rows] = tri
+            return full
+        return super()._unpack_part(index, chunk, shape)
+
+    # --------------------------------------------------------------- forward
+    def _forward(
+        self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
+        h_all, a_all = state
+        keep = None if episode_starts is None else 1.0 - episode_starts
+        new_h, new_a = [], []
+        out = x
+        for layer in range(self.num_layers):
+            if layer > 0:
+                out = self.drop(out)
+            out, h_last, a_last = self._layer(layer, out, h_all[layer], a_all[layer], keep)
+            new_h.append(h_last)
+            new_a.append(a_last)
+        return out, (torch.stack(new_h), torch.stack(new_a))
+
+    def _layer(
+        self, layer: int, x: torch.Tensor, h0: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # C x(t) + b for every step at once: one matrix product instead of T.
+        cx = F.linear(x, self.C[layer], self.bias[layer])
+        if self.form == "matrix":
+            return self._layer_matrix(layer, cx, h0, a0, keep)
+        use_numba = self.backend == "numba" or (self.backend == "auto" and cx.device.type == "cpu")
+        if keep is None:
+            keep = cx.new_ones(cx.shape[:2])
+        if use_numba:
+            hs = _FastWeightAttention.apply(
+                cx, h0, a0, keep, self.W[layer], self.ln_gain[layer], self.ln_bias[layer],
+                self.decay, self.fast_lr, self.inner_steps, self.layer_norm, self.ln_eps,
+            )  # fmt: skip
+        else:
+            hs = self._layer_attention_torch(layer, cx, h0, a0, keep)
+        return hs[1:], hs[-1], self._final_matrix(hs, a0, keep)
+
+    def _ln_relu(self, layer: int, u: torch.Tensor) -> torch.Tensor:
+        if self.layer_norm:
+            u = F.layer_norm(u, (self.hidden_size,), self.ln_gain[layer], self.ln_bias[layer], self.ln_eps)
+        return torch.relu(u)
+
+    def _layer_matrix(
+        self, layer: int, cx: torch.Tensor, h: torch.Tensor, a: torch.Tensor, keep: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The equations as written: A is an explicit (B, H, H) tensor."""
+        ys = []
+        for t in range(cx.shape[0]):
+            if keep is not None:
+                h = h * keep[t, :, None]
+                a = a * keep[t, :, None, None]
+            # A(t) = λ A(t−1) + η h(t) h(t)ᵀ — updated before it is read, so it contains h(t).
+            a = self.decay * a + self.fast_lr * h.unsqueeze(2) * h.unsqueeze(1)
+            z = cx[t] + F.linear(h, self.W[layer])
+            v = torch.relu(z)
+            for _ in range(self.inner_steps):
+                v = self._ln_relu(layer, z + torch.bmm(a, v.unsqueeze(2)).squeeze(2))
+            h = v
+            ys.append(h)
+        return torch.stack(ys), h, a
+
+    def _layer_attention_torch(
+        self, layer: int, cx: torch.Tensor, h0: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor
+    ) -> torch.Tensor:
+        """Attention form in eager torch (any device); returns [h0, h(1), …, h(T)]."""
+        seq_len = cx.shape[0]
+        hs = [h0]
+        # valid[:, j]: buffer entry j (= h(j−1)) still belongs to the current episode.
+        valid = cx.new_ones(cx.shape[1], 0)
+        for t in range(seq_len):
+            valid = torch.cat([valid, cx.new_ones(cx.shape[1], 1)], dim=1) * keep[t, :, None]
+            alive = valid[:, :1]  # the carried A counts while no episode has started
+            past = torch.stack(hs, dim=1)  # (B, t+1, H)
+            decay = self.decay ** torch.arange(t, -1, -1, device=cx.device, dtype=cx.dtype)
+            weights = self.fast_lr * decay * valid  # (B, t+1)
+            z = cx[t] + F.linear(hs[t] * keep[t, :, None], self.W[layer])
+            v = torch.relu(z)
+            for _ in range(self.inner_steps):
+                scores = torch.bmm(past, v.unsqueeze(2)).squeeze(2) * weights
+                read = torch.bmm(scores.unsqueeze(1), past).squeeze(1)
+                read = read + alive * self.decay ** (t + 1) * torch.bmm(a0, v.unsqueeze(2)).squeeze(2)
+                v = self._ln_relu(layer, z + read)
+            hs.append(v)
+        return torch.stack(hs)
+
+    def _final_matrix(self, hs: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """A at the last step: η Σ_j λ^{T−1−j} h(j−1)h(j−1)ᵀ over the current episode + λ^T A0."""
+        seq_len = keep.shape[0]
+        # valid[j] = 1 if no episode starts in steps j..T−1
+        valid = torch.flip(torch.cumprod(torch.flip(keep, (0,)), 0), (0,))
+        decay = self.decay ** torch.arange(seq_len - 1, -1, -1, device=hs.device, dtype=hs.dtype)
+        weights = self.fast_lr * decay[:, None] * valid  # (T, B)
+        past = hs[:seq_len].transpose(0, 1)  # (B, T, H)
+        a = torch.bmm((past * weights.t()[:, :, None]).transpose(1, 2), past)
+        return a + (self.decay**seq_len * valid[0])[:, None, None] * a0
+
+
+class _FastWeightAttention(torch.autograd.Function):
+    """One attention-form layer with the compiled forward and hand-derived backward."""
+
+    @staticmethod
+    def forward(ctx, cx, h0, a0, keep, w_rec, gain, shift, lam, eta, inner_steps, use_ln, eps):  # type: ignore[override]
+        from fw_agents.cores import _fw_kernels as kernels
+
+        _sync_threads()
+        seq_len, batch, hidden = cx.shape
+        cx, h0, keep = cx.detach().contiguous(), h0.detach(), keep.detach().contiguous()
+        w_rec, gain, shift = (
+            w_rec.detach().contiguous(),
+            gain.detach().contiguous(),
+            shift.detach().contiguous(),
+        )
+        use_a0 = bool(a0.requires_grad) or bool(a0.detach().any())
+        a0_c = a0.detach().contiguous() if use_a0 else cx.new_zeros(1, 1, 1)
+        hs = cx.new_empty(seq_len + 1, batch, hidden)
+        hs[0] = h0
+        z = cx.new_empty(seq_len, batch, hidden)
+        vin = cx.new_empty(seq_len, inner_steps, batch, hidden)
+        xhat = cx.new_empty(seq_len, inner_steps, batch, hidden)
+        rstd = cx.new_empty(seq_len, inner_steps, batch)
+        first = torch.empty(seq_len, batch, dtype=torch.int64)
+        alive = torch.empty(seq_len, batch, dtype=torch.bool)
+        kernels.fw_forward(
+            cx.numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(), shift.numpy(),
+            a0_c.numpy(), use_a0, lam, eta, inner_steps, use_ln, eps,
+            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), first.numpy(), alive.numpy(),
+        )  # fmt: skip
+        ctx.save_for_backward(hs, keep, w_rec, gain, a0_c, z, vin, xhat, rstd, first, alive)
+        ctx.settings = (use_a0, lam, eta, inner_steps, use_ln)
+        return hs
+
+    @staticmethod
+    def backward(ctx, ghs):  # type: ignore[override]
+        from fw_agents.cores import _fw_kernels as kernels
+
+        _sync_threads()
+        hs, keep, w_rec, gain, a0_c, z, vin, xhat, rstd, first, alive = ctx.saved_tensors
+        use_a0, lam, eta, inner_steps, use_ln = ctx.settings
+        seq_len, batch, hidden = z.shape
+        gz = z.new_empty(seq_len, batch, hidden)
+        dh0 = z.new_empty(batch, hidden)
+        dgain = z.new_empty(batch, hidden)
+        dshift = z.new_empty(batch, hidden)
+        da0 = z.new_empty(batch, hidden, hidden) if use_a0 else z.new_zeros(1, 1, 1)
+        kernels.fw_backward(
+            ghs.contiguous().numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(),
+            a0_c.numpy(), use_a0, lam, eta, inner_steps, use_ln,
+            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), first.numpy(), alive.numpy(),
+            gz.numpy(), dh0.numpy(), dgain.numpy(), dshift.numpy(), da0.numpy(),
+        )  # fmt: skip
+        h_prev = (hs[:-1] * keep[:, :, None]).reshape(-1, hidden)
+        dw = gz.reshape(-1, hidden).t() @ h_prev
+        grad_a0 = da0 if use_a0 and ctx.needs_input_grad[2] else None
+        return (gz, dh0, grad_a0, None, dw, dgain.sum(0), dshift.sum(0)) + (None,) * 5
+
+
+def _sync_threads() -> None:
+    """Let numba use as many threads as torch is allowed (users limit torch's threads)."""
+    import numba
+
+    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != wanted:
+        numba.set_num_threads(wanted)

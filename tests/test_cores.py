@@ -1,0 +1,337 @@
+"""The recurrent cores: the fast-weight equations against a slow reference, and the shared interface."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fw_agents import FastWeightRNN, available_cores, make_core
+
+torch.set_default_dtype(torch.float32)
+
+# Every fast-weight implementation the package has: the explicit matrix loop, the eager
+# attention loop, and the compiled attention kernels.
+FW_VARIANTS = [
+    pytest.param({"form": "matrix"}, id="matrix"),
+    pytest.param({"form": "attention", "backend": "torch"}, id="attention-torch"),
+    pytest.param({"form": "attention", "backend": "numba"}, id="attention-numba"),
+]
+ALL_CORES = [
+    pytest.param("fw", {"form": "matrix"}, id="fw-matrix"),
+    pytest.param("fw", {"form": "attention"}, id="fw-attention"),
+    pytest.param("lstm", {}, id="lstm"),
+    pytest.param("gru", {}, id="gru"),
+    pytest.param("irnn", {}, id="irnn"),
+]
+
+
+def slow_reference(core: FastWeightRNN, x, h0, a0, starts):
+    """The paper's equations with plain Python loops over layer, time, example and inner step.
+
+    Written independently of the package: only the parameters are read from ``core``.
+    """
+    lam, eta = core.decay, core.fast_lr
+    seq_len, batch, _ = x.shape
+    layer_in = [[x[t, b] for b in range(batch)] for t in range(seq_len)]
+    h_out, a_out = [], []
+    for layer in range(core.num_layers):
+        w, c, bias = core.W[layer], core.C[layer], core.bias[layer]
+        gain, shift = core.ln_gain[layer], core.ln_bias[layer]
+        ys = [[None] * batch for _ in range(seq_len)]
+        h_last, a_last = [], []
+        for b in range(batch):
+            h, a = h0[layer, b], a0[layer, b]
+            for t in range(seq_len):
+                if starts[t, b] == 1:
+                    h, a = torch.zeros_like(h), torch.zeros_like(a)
+                a = lam * a + eta * torch.outer(h, h)  # A(t) contains h(t)
+                z = w @ h + c @ layer_in[t][b] + bias
+                v = torch.relu(z)
+                for _ in range(core.inner_steps):
+                    u = z + a @ v
+                    if core.layer_norm:
+                        mean = u.mean()
+                        var = ((u - mean) ** 2).mean()
+                        u = (u - mean) / torch.sqrt(var + core.ln_eps) * gain + shift
+                    v = torch.relu(u)
+                h = v
+                ys[t][b] = h
+            h_last.append(h)
+            a_last.append(a)
+        layer_in = ys
+        h_out.append(torch.stack(h_last))
+        a_out.append(torch.stack(a_last))
+    y = torch.stack([torch.stack(row) for row in layer_in])
+    return y, torch.stack(h_out), torch.stack(a_out)
+
+
+def _random_state(layers, batch, hidden, gen):
+    h0 = torch.rand(layers, batch, hidden, generator=gen, dtype=torch.float64)
+    m = torch.randn(layers, batch, hidden, hidden, generator=gen, dtype=torch.float64) * 0.1
+    return h0, m + m.transpose(-1, -2)
+
+
+def _randomise(core, gen):
+    with torch.no_grad():
+        for p in core.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.4)
+
+
+@pytest.mark.parametrize("variant", FW_VARIANTS)
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"inner_steps": 1},
+        {"inner_steps": 3, "decay": 0.8, "fast_lr": 0.3},
+        {"inner_steps": 2, "layer_norm": False, "fast_lr": 0.05},
+        {"inner_steps": 2, "num_layers": 2},
+    ],
+    ids=["S1", "S3", "noLN", "2layers"],
+)
+def test_matches_slow_reference(variant, settings):
+    gen = torch.Generator().manual_seed(0)
+    seq_len, batch, feat, hidden = 7, 3, 4, 5
+    core = FastWeightRNN(feat, hidden, **variant, **settings).double()
+    _randomise(core, gen)
+    x = torch.randn(seq_len, batch, feat, generator=gen, dtype=torch.float64, requires_grad=True)
+    h0, a0 = _random_state(core.num_layers, batch, hidden, gen)
+    h0.requires_grad_(True)
+    a0.requires_grad_(True)
+    starts = torch.zeros(seq_len, batch, dtype=torch.float64)
+    starts[3, 1] = 1
+    starts[5, 2] = 1
+    y, (h, a) = core(x, (h0, a0), starts)
+    y_ref, h_ref, a_ref = slow_reference(core, x, h0, a0, starts)
+    torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close(h, h_ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close(a, a_ref, atol=1e-5, rtol=0)
+
+    weights = torch.randn(y.shape, generator=gen, dtype=torch.float64)
+    wa = torch.randn(a.shape, generator=gen, dtype=torch.float64)
+    inputs = [x, h0, a0, *core.parameters()]
+
+    def grads(out, h_fin, a_fin):
+        loss = (out * weights).sum() + h_fin.sum() + (a_fin * wa).sum()
+        gs = torch.autograd.grad(loss, inputs, allow_unused=True)
+        return [torch.zeros_like(i) if g is None else g for g, i in zip(gs, inputs, strict=True)]
+
+    for g, g_ref in zip(grads(y, h, a), grads(y_ref, h_ref, a_ref), strict=True):
+        torch.testing.assert_close(g, g_ref, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("variant", FW_VARIANTS)
+def test_gradcheck(variant):
+    gen = torch.Generator().manual_seed(1)
+    core = FastWeightRNN(3, 4, inner_steps=2, **variant).double()
+    _randomise(core, gen)
+    x = torch.randn(5, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    h0, a0 = _random_state(1, 2, 4, gen)
+    a0.requires_grad_(True)
+    starts = torch.zeros(5, 2, dtype=torch.float64)
+    starts[2, 0] = 1
+
+    # gradcheck perturbs its inputs, so the parameters enter through functional_call.
+    def functional(x, a0, w, c, gain):
+        params = {"W.0": w, "C.0": c, "ln_gain.0": gain}
+        return torch.func.functional_call(core, params, (x, (h0, a0), starts))
+
+    w = core.W[0].detach().clone().requires_grad_(True)
+    c = core.C[0].detach().clone().requires_grad_(True)
+    gain = core.ln_gain[0].detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda *a: functional(*a)[0], (x, a0, w, c, gain))
+    assert torch.autograd.gradcheck(lambda *a: functional(*a)[1][1], (x, a0, w, c, gain))
+
+
+def test_attention_kernel_in_float32_matches_matrix():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(40, 6, 8, generator=gen)
+    starts = (torch.rand(40, 6, generator=gen) < 0.1).float()
+    matrix = FastWeightRNN(8, 16, form="matrix")
+    attention = FastWeightRNN(8, 16, form="attention", backend="numba")
+    attention.load_state_dict(matrix.state_dict())
+    y_m, (_h_m, a_m) = matrix(x, None, starts)
+    y_a, (_h_a, a_a) = attention(x, None, starts)
+    torch.testing.assert_close(y_a, y_m, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(a_a, a_m, atol=1e-4, rtol=1e-4)
+
+
+def test_fast_lr_zero_is_ln_relu_rnn_and_decay_irrelevant():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(9, 4, 3, generator=gen, dtype=torch.float64)
+    outs = []
+    for decay in (0.0, 0.5, 0.95):
+        core = FastWeightRNN(3, 6, fast_lr=0.0, decay=decay, inner_steps=2).double()
+        torch.manual_seed(0)
+        core.reset_parameters()
+        _randomise(core, torch.Generator().manual_seed(4))
+        outs.append(core(x)[0])
+    for y in outs[1:]:
+        torch.testing.assert_close(y, outs[0])
+    # An ordinary LN-ReLU RNN: h(t+1) = relu(LN(W h(t) + C x(t) + b)).
+    h = torch.zeros(4, 6, dtype=torch.float64)
+    ys = []
+    for t in range(9):
+        u = h @ core.W[0].T + x[t] @ core.C[0].T + core.bias[0]
+        h = torch.relu(torch.nn.functional.layer_norm(u, (6,), core.ln_gain[0], core.ln_bias[0]))
+        ys.append(h)
+    torch.testing.assert_close(outs[0], torch.stack(ys))
+
+
+def test_memory_must_already_contain_previous_hidden_state():
+    """A(t) used for h(t+1) includes h(t): with W = 0 and no input, step 1 still reads h(0)."""
+    core = FastWeightRNN(1, 3, fast_lr=1.0, decay=0.0, layer_norm=False, form="matrix").double()
+    with torch.no_grad():
+        core.W[0].zero_()
+        core.C[0].zero_()
+        core.bias[0].fill_(1.0)
+    x = torch.zeros(2, 1, 1, dtype=torch.float64)
+    y, _ = core(x)
+    # step 0: h = 0, A = 0 -> z = 1 -> v0 = 1 -> v1 = relu(1 + 0) = 1
+    # step 1: A = h hᵀ with h = 1 -> v1 = relu(1 + A·1) = 1 + 3 = 4 (would be 1 with A(t−1))
+    torch.testing.assert_close(y[:, 0, 0], torch.tensor([1.0, 4.0], dtype=torch.float64))
+    for variant in ({"form": "attention", "backend": "torch"}, {"form": "attention", "backend": "numba"}):
+        other = FastWeightRNN(1, 3, fast_lr=1.0, decay=0.0, layer_norm=False, **variant).double()
+        other.load_state_dict(core.state_dict())
+        torch.testing.assert_close(other(x)[0], y)
+
+
+def test_ten_thousand_steps_stay_finite():
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(10_000, 2, 4, generator=gen) * 3
+    core = FastWeightRNN(4, 16, form="matrix")
+    y, (_h, a) = core(x)
+    assert torch.isfinite(y).all() and torch.isfinite(a).all()
+    attention = FastWeightRNN(4, 16, form="attention")
+    attention.load_state_dict(core.state_dict())
+    state = None
+    for chunk in x.split(250):
+        y_chunk, state = attention(chunk, state)
+        assert torch.isfinite(y_chunk).all()
+    torch.testing.assert_close(state[1], a, atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"decay": 1.5}, "decay"),
+        ({"decay": -0.1}, "decay"),
+        ({"fast_lr": -1.0}, "fast_lr"),
+        ({"inner_steps": 0}, "inner_steps"),
+        ({"form": "dense"}, "form"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"backend": "cuda"}, "backend"),
+    ],
+)
+def test_bad_hyperparameters_raise(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        FastWeightRNN(4, 8, **kwargs)
+
+
+def test_bad_sizes_and_shapes_raise():
+    with pytest.raises(ValueError, match="hidden_size"):
+        FastWeightRNN(4, 0)
+    core = FastWeightRNN(4, 8)
+    with pytest.raises(ValueError, match="x must have shape"):
+        core(torch.zeros(3, 2, 5))
+    with pytest.raises(ValueError, match="x must have shape"):
+        core(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="episode_starts"):
+        core(torch.zeros(3, 2, 4), episode_starts=torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"state\[1\]"):
+        core(torch.zeros(3, 2, 4), (torch.zeros(1, 2, 8), torch.zeros(1, 3, 8, 8)))
+
+
+def test_unknown_core_lists_known_ones():
+    with pytest.raises(ValueError, match=r"known cores: .*fw.*lstm") as info:
+        make_core("lstn", 3, 4)
+    assert "Did you mean 'lstm'" in str(info.value)
+
+
+def test_registry_has_the_baselines():
+    assert {"fw", "lstm", "irnn", "gru"} <= set(available_cores())
+
+
+# ------------------------------------------------------ the shared interface
+
+
+def _build(name, kwargs, layers=1):
+    torch.manual_seed(0)
+    return make_core(name, 5, 8, num_layers=layers, **kwargs).eval()
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL_CORES)
+def test_shapes_and_initial_state(name, kwargs):
+    core = _build(name, kwargs, layers=2)
+    x = torch.randn(6, 3, 5)
+    y, state = core(x)
+    assert y.shape == (6, 3, 8)
+    empty = core.initial_state(3)
+    assert all((s == 0).all() for s in empty)
+    assert [s.shape for s in state] == [s.shape for s in empty]
+    flat = core.pack_state(state)
+    assert flat.shape == (3, core.state_size)
+    for a, b in zip(core.unpack_state(flat), state, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL_CORES)
+def test_chunks_equal_one_pass(name, kwargs):
+    core = _build(name, kwargs)
+    x = torch.randn(10, 4, 5)
+    starts = torch.zeros(10, 4)
+    starts[6, 2] = 1
+    y, state = core(x, None, starts)
+    y1, mid = core(x[:4], None, starts[:4])
+    y2, end = core(x[4:], mid, starts[4:])
+    torch.testing.assert_close(torch.cat([y1, y2]), y, atol=1e-5, rtol=1e-5)
+    for a, b in zip(end, state, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL_CORES)
+def test_episode_start_equals_fresh_run(name, kwargs):
+    core = _build(name, kwargs)
+    x = torch.randn(10, 3, 5)
+    starts = torch.zeros(10, 3)
+    starts[4, 1] = 1
+    y, _ = core(x, None, starts)
+    fresh, _ = core(x[4:, 1:2])
+    torch.testing.assert_close(y[4:, 1:2], fresh, atol=1e-5, rtol=1e-5)
+    # examples without a start are unaffected
+    unaffected, _ = core(x[:, [0, 2]])
+    torch.testing.assert_close(y[:, [0, 2]], unaffected, atol=1e-5, rtol=1e-5)
+    # a start at step 0 ignores whatever state was passed in
+    junk = tuple(torch.randn_like(s) for s in core.initial_state(3))
+    first = torch.zeros(10, 3)
+    first[0] = 1
+    torch.testing.assert_close(core(x, junk, first)[0], core(x)[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL_CORES)
+def test_causal(name, kwargs):
+    core = _build(name, kwargs)
+    x = torch.randn(8, 2, 5)
+    y, _ = core(x)
+    x2 = x.clone()
+    x2[5:] = torch.randn(3, 2, 5) * 10
+    y2, _ = core(x2)
+    torch.testing.assert_close(y2[:5], y[:5])
+    assert not torch.allclose(y2[5:], y[5:])
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL_CORES)
+def test_dropout_between_layers(name, kwargs):
+    torch.manual_seed(0)
+    core = make_core(name, 5, 8, num_layers=2, dropout=0.5, **kwargs)
+    x = torch.randn(6, 3, 5)
+    core.train()
+    assert not torch.allclose(core(x)[0], core(x)[0])
+    core.eval()
+    torch.testing.assert_close(core(x)[0], core(x)[0])
+
+
+def test_fast_weight_state_packs_symmetric_matrix_compactly():
+    core = FastWeightRNN(4, 8, num_layers=2)
+    assert core.state_size == 2 * 8 + 2 * 8 * 9 // 2
+    assert make_core("lstm", 4, 8).state_size == 16
+    assert make_core("gru", 4, 8).state_size == 8
