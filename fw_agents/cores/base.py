@@ -74,8 +74,7 @@ class RecurrentCore(nn.Module, ABC):
         device = device if device is not None else (ref.device if ref is not None else "cpu")
         dtype = dtype if dtype is not None else (ref.dtype if ref is not None else torch.float32)
         return tuple(
-            torch.zeros((shape[0], batch_size, *shape[1:]), device=device, dtype=dtype)
-            for shape in self.state_shapes()
+            torch.zeros((shape[0], batch_size, *shape[1:]), device=device, dtype=dtype) for shape in self.state_shapes()
         )
 
     def pack_state(self, state: State) -> torch.Tensor:
@@ -92,9 +91,7 @@ class RecurrentCore(nn.Module, ABC):
     def unpack_state(self, flat: torch.Tensor) -> State:
         """Inverse of :meth:`pack_state`: a (B, state_size) tensor back into a state."""
         if flat.dim() != 2 or flat.shape[1] != self.state_size:
-            raise ValueError(
-                f"packed state must have shape (batch, {self.state_size}), got {tuple(flat.shape)}"
-            )
+            raise ValueError(f"packed state must have shape (batch, {self.state_size}), got {tuple(flat.shape)}")
         out = []
         offset = 0
         for i, shape in enumerate(self.state_shapes()):
@@ -123,8 +120,7 @@ class RecurrentCore(nn.Module, ABC):
         """
         if x.dim() != 3 or x.shape[2] != self.input_size:
             raise ValueError(
-                f"x must have shape (T, B, {self.input_size}) = (time, batch, input_size), "
-                f"got {tuple(x.shape)}"
+                f"x must have shape (T, B, {self.input_size}) = (time, batch, input_size), got {tuple(x.shape)}"
             )
         seq_len, batch = x.shape[0], x.shape[1]
         if state is None:
@@ -144,8 +140,7 @@ class RecurrentCore(nn.Module, ABC):
             episode_starts = episode_starts.to(device=x.device, dtype=x.dtype)
             if tuple(episode_starts.shape) != (seq_len, batch):
                 raise ValueError(
-                    f"episode_starts must have shape (T, B) = {(seq_len, batch)}, "
-                    f"got {tuple(episode_starts.shape)}"
+                    f"episode_starts must have shape (T, B) = {(seq_len, batch)}, got {tuple(episode_starts.shape)}"
                 )
             if not bool(episode_starts.any()):
                 episode_starts = None

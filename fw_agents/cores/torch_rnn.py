@@ -70,9 +70,7 @@ class IRNNCore(_TorchRNNCore):
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, dropout: float = 0.0,
                  recurrent_init_scale: float = 1.0, input_init_std: float = 0.001) -> None:  # fmt: skip
         super().__init__(input_size, hidden_size, num_layers, dropout)
-        self.rnn = nn.RNN(
-            input_size, hidden_size, num_layers=num_layers, nonlinearity="relu", dropout=dropout
-        )
+        self.rnn = nn.RNN(input_size, hidden_size, num_layers=num_layers, nonlinearity="relu", dropout=dropout)
         with torch.no_grad():
             for name, param in self.rnn.named_parameters():
                 if name.startswith("weight_hh"):

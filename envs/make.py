@@ -1,0 +1,78 @@
+"""``make_env``: any registered Gymnasium id, or a short name, ready for the recurrent policies."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.envs.registration import registry
+
+PACKAGE_IDS = (
+    "MemoryCatch-v0",
+    "MemoryCatch-24-v0",
+    "AssociativeRecall-v0",
+    "AssociativeRecall-K8-v0",
+    "DelayedRecall-v0",
+    "DelayedRecall-L1-v0",
+    "DelayedRecall-L3-v0",
+    "DelayedRecall-L10-v0",
+    "DelayedRecall-L30-v0",
+    "DelayedRecall-L100-v0",
+)
+# Short names: the id without its version suffix.
+SHORT_NAMES = {env_id.rsplit("-v", 1)[0]: env_id for env_id in PACKAGE_IDS}
+
+
+def is_minigrid(env_id: str) -> bool:
+    return env_id.startswith("MiniGrid-") or env_id.startswith("BabyAI-")
+
+
+def resolve_env_id(name: str) -> str:
+    """Map a short name (``MemoryCatch``) or a full id to a registered Gymnasium id.
+
+    :raises ValueError: for an unknown name, listing this package's short names and the
+        closest registered ids.
+    """
+    import envs  # noqa: F401  (registers this package's ids)
+
+    if name in SHORT_NAMES:
+        return SHORT_NAMES[name]
+    if is_minigrid(name):
+        import minigrid  # noqa: F401  (registers the MiniGrid ids)
+    if name in registry:
+        return name
+    candidates = list(SHORT_NAMES) + list(registry)
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(
+        f"unknown environment {name!r}. This package's environments: {', '.join(SHORT_NAMES)} "
+        f"(or any registered Gymnasium id, e.g. MiniGrid-MemoryS7-v0).{hint}"
+    )
+
+
+def make_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """Make an env by short name or id; MiniGrid ids get the image observation.
+
+    MiniGrid's Dict observation (image, direction, mission) becomes its 7×7×3 image
+    (``ImgObsWrapper``): the mission string is constant for the Memory tasks and the
+    direction is visible in the image's layout. Other ids get no wrapper.
+    """
+    env_id = resolve_env_id(env_id)
+    env = gym.make(env_id, **kwargs)
+    if is_minigrid(env_id):
+        env = MiniGridImage(env)
+    return env
+
+
+class MiniGridImage(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """MiniGrid's 7×7×3 ``image`` observation alone (like ``ImgObsWrapper``, but recordable
+    in the env's spec, so Gymnasium can re-create the wrapped env)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
+        self.observation_space = env.observation_space["image"]
+
+    def observation(self, observation: dict) -> Any:
+        return observation["image"]
