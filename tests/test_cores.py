@@ -335,3 +335,51 @@ def test_fast_weight_state_packs_symmetric_matrix_compactly():
     assert core.state_size == 2 * 8 + 2 * 8 * 9 // 2
     assert make_core("lstm", 4, 8).state_size == 16
     assert make_core("gru", 4, 8).state_size == 8
+
+
+def test_parallel_and_serial_kernels_agree(monkeypatch):
+    """The thread-pool kernels (large batches, several torch threads) equal the serial ones."""
+    from fw_agents.cores import fast_weights
+
+    gen = torch.Generator().manual_seed(6)
+    core = FastWeightRNN(4, 6, inner_steps=2, form="attention", backend="numba").double()
+    _randomise(core, gen)
+    x = torch.randn(9, 5, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    h0, a0 = _random_state(1, 5, 6, gen)
+    a0.requires_grad_(True)
+    starts = (torch.rand(9, 5, generator=gen) < 0.2).double()
+    results = []
+    threads = torch.get_num_threads()
+    for min_work, n_threads in ((10**9, 1), (0, 2)):
+        monkeypatch.setattr(fast_weights, "PARALLEL_MIN_WORK", min_work)
+        torch.set_num_threads(n_threads)
+        assert fast_weights._parallel(9, 5) == (n_threads == 2)
+        y, (h, a) = core(x, (h0, a0), starts)
+        grads = torch.autograd.grad((y.sin().sum() + a.sum()), [x, a0, *core.parameters()])
+        results.append((y, a, grads))
+    torch.set_num_threads(threads)
+    (y1, a1, g1), (y2, a2, g2) = results
+    torch.testing.assert_close(y1, y2)
+    torch.testing.assert_close(a1, a2)
+    for u, v in zip(g1, g2, strict=True):
+        torch.testing.assert_close(u, v)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL_CORES)
+def test_one_step_at_a_time_equals_one_pass(name, kwargs):
+    """The rollout case: T = 1 calls, passing the state, with resets, equal one long call."""
+    core = _build(name, kwargs)
+    x = torch.randn(12, 3, 5)
+    starts = torch.zeros(12, 3)
+    starts[0] = 1
+    starts[5, 0] = starts[8, 2] = 1
+    y, final = core(x, None, starts)
+    state, ys = None, []
+    for t in range(12):
+        y_t, state = core(x[t : t + 1], state, starts[t : t + 1])
+        # the rollout buffer round trip: pack and unpack between steps
+        state = core.unpack_state(core.pack_state(state))
+        ys.append(y_t)
+    torch.testing.assert_close(torch.cat(ys), y, atol=1e-5, rtol=1e-5)
+    for a, b in zip(state, final, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

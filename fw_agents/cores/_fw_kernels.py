@@ -26,176 +26,255 @@ from numba import njit, prange
 _FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 
-@njit(cache=True, parallel=True, fastmath=_FAST)
-def fw_forward(cx, hs, keep, w_rec, gain, shift, a0, use_a0, lam, eta, inner_steps, use_ln, eps,
-               z_out, vin_out, xhat_out, rstd_out, first_out, alive_out):  # fmt: skip
+@njit(cache=True, fastmath=_FAST)
+def _powers(lam, n, dtype_ref):
+    powers = np.empty(n, dtype=dtype_ref.dtype)
+    powers[0] = 1.0
+    for k in range(1, n):
+        powers[k] = powers[k - 1] * lam
+    return powers
+
+
+@njit(cache=True, fastmath=_FAST)
+def _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inner_steps, use_ln, eps,
+                     z_out, vin_out, xhat_out, rstd_out, first_out, alive_out, powers):  # fmt: skip
     seq_len, batch, hidden = cx.shape
-    powers = np.empty(seq_len + 2, dtype=cx.dtype)
-    powers[0] = 1.0
-    for k in range(1, seq_len + 2):
-        powers[k] = powers[k - 1] * lam
-    for b in prange(batch):
-        first = 0
-        alive = use_a0
-        hp = np.empty(hidden, dtype=cx.dtype)
-        v = np.empty(hidden, dtype=cx.dtype)
-        acc = np.empty(hidden, dtype=cx.dtype)
-        for t in range(seq_len):
-            k_t = keep[t, b]
-            if k_t == 0.0:
-                first = t + 1
-                alive = False
-            first_out[t, b] = first
-            alive_out[t, b] = alive
+    first = 0
+    # the carried matrix counts until the example's first episode start; skip it when zero
+    alive = a0_grad
+    if not alive:
+        for i in range(hidden):
+            for k in range(hidden):
+                if a0[b, i, k] != 0.0:
+                    alive = True
+                    break
+            if alive:
+                break
+    hp = np.empty(hidden, dtype=cx.dtype)
+    v = np.empty(hidden, dtype=cx.dtype)
+    acc = np.empty(hidden, dtype=cx.dtype)
+    for t in range(seq_len):
+        k_t = keep[t, b]
+        if k_t == 0.0:
+            first = t + 1
+            alive = False
+        first_out[t, b] = first
+        alive_out[t, b] = alive
+        for i in range(hidden):
+            hp[i] = hs[t, b, i] * k_t
+        # z = C x + b + W h(t)
+        for i in range(hidden):
+            s = cx[t, b, i]
+            for k in range(hidden):
+                s += w_rec[i, k] * hp[k]
+            z_out[t, b, i] = s
+            v[i] = s if s > 0.0 else 0.0
+        for st in range(inner_steps):
             for i in range(hidden):
-                hp[i] = hs[t, b, i] * k_t
-            # z = C x + b + W h(t)
-            for i in range(hidden):
-                s = cx[t, b, i]
-                for k in range(hidden):
-                    s += w_rec[i, k] * hp[k]
-                z_out[t, b, i] = s
-                v[i] = s if s > 0.0 else 0.0
-            for st in range(inner_steps):
+                vin_out[t, st, b, i] = v[i]
+                acc[i] = z_out[t, b, i]
+            # A(t) v as decayed attention over the stored hidden states
+            for j in range(first, t + 1):
+                dot = 0.0
                 for i in range(hidden):
-                    vin_out[t, st, b, i] = v[i]
-                    acc[i] = z_out[t, b, i]
-                # A(t) v as decayed attention over the stored hidden states
-                for j in range(first, t + 1):
-                    dot = 0.0
-                    for i in range(hidden):
-                        dot += hs[j, b, i] * v[i]
-                    coef = eta * powers[t - j] * dot
-                    for i in range(hidden):
-                        acc[i] += coef * hs[j, b, i]
-                if alive:
-                    scale = powers[t + 1]
-                    for i in range(hidden):
-                        s = 0.0
-                        for k in range(hidden):
-                            s += a0[b, i, k] * v[k]
-                        acc[i] += scale * s
-                if use_ln:
-                    mean = 0.0
-                    for i in range(hidden):
-                        mean += acc[i]
-                    mean /= hidden
-                    var = 0.0
-                    for i in range(hidden):
-                        d = acc[i] - mean
-                        var += d * d
-                    var /= hidden
-                    rstd = 1.0 / math.sqrt(var + eps)
-                    rstd_out[t, st, b] = rstd
-                    for i in range(hidden):
-                        xh = (acc[i] - mean) * rstd
-                        xhat_out[t, st, b, i] = xh
-                        n = gain[i] * xh + shift[i]
-                        v[i] = n if n > 0.0 else 0.0
-                else:
-                    rstd_out[t, st, b] = 1.0
-                    for i in range(hidden):
-                        xhat_out[t, st, b, i] = acc[i]
-                        v[i] = acc[i] if acc[i] > 0.0 else 0.0
-            for i in range(hidden):
-                hs[t + 1, b, i] = v[i]
+                    dot += hs[j, b, i] * v[i]
+                coef = eta * powers[t - j] * dot
+                for i in range(hidden):
+                    acc[i] += coef * hs[j, b, i]
+            if alive:
+                scale = powers[t + 1]
+                for i in range(hidden):
+                    s = 0.0
+                    for k in range(hidden):
+                        s += a0[b, i, k] * v[k]
+                    acc[i] += scale * s
+            if use_ln:
+                mean = 0.0
+                for i in range(hidden):
+                    mean += acc[i]
+                mean /= hidden
+                var = 0.0
+                for i in range(hidden):
+                    d = acc[i] - mean
+                    var += d * d
+                var /= hidden
+                rstd = 1.0 / math.sqrt(var + eps)
+                rstd_out[t, st, b] = rstd
+                for i in range(hidden):
+                    xh = (acc[i] - mean) * rstd
+                    xhat_out[t, st, b, i] = xh
+                    n = gain[i] * xh + shift[i]
+                    v[i] = n if n > 0.0 else 0.0
+            else:
+                rstd_out[t, st, b] = 1.0
+                for i in range(hidden):
+                    xhat_out[t, st, b, i] = acc[i]
+                    v[i] = acc[i] if acc[i] > 0.0 else 0.0
+        for i in range(hidden):
+            hs[t + 1, b, i] = v[i]
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
-def fw_backward(ghs, hs, keep, w_rec, gain, a0, use_a0, lam, eta, inner_steps, use_ln,
-                z, vin, xhat, rstd, first_arr, alive_arr,
-                gz_out, dh0_out, dgain_out, dshift_out, da0_out):  # fmt: skip
+def fw_forward_parallel(cx, hs, keep, w_rec, gain, shift, a0, a0_grad, lam, eta, inner_steps, use_ln, eps,
+                        z_out, vin_out, xhat_out, rstd_out, first_out, alive_out):  # fmt: skip
+    """One thread per example (numba's thread pool)."""
+    powers = _powers(lam, cx.shape[0] + 2, cx)
+    for b in prange(cx.shape[1]):
+        _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inner_steps, use_ln, eps,
+                         z_out, vin_out, xhat_out, rstd_out, first_out, alive_out, powers)  # fmt: skip
+
+
+@njit(cache=True, fastmath=_FAST)
+def fw_forward_serial(cx, hs, keep, w_rec, gain, shift, a0, a0_grad, lam, eta, inner_steps, use_ln, eps,
+                      z_out, vin_out, xhat_out, rstd_out, first_out, alive_out):  # fmt: skip
+    """The same loop on the calling thread (no pool: nothing spins when torch uses one thread)."""
+    powers = _powers(lam, cx.shape[0] + 2, cx)
+    for b in range(cx.shape[1]):
+        _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inner_steps, use_ln, eps,
+                         z_out, vin_out, xhat_out, rstd_out, first_out, alive_out, powers)  # fmt: skip
+
+
+@njit(cache=True, fastmath=_FAST)
+def _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_steps, use_ln,
+                      z, vin, xhat, rstd, first_arr, alive_arr,
+                      gz_out, dh0_out, dgain_out, dshift_out, da0_out, powers):  # fmt: skip
     seq_len, batch, hidden = z.shape
-    powers = np.empty(seq_len + 2, dtype=z.dtype)
-    powers[0] = 1.0
-    for k in range(1, seq_len + 2):
-        powers[k] = powers[k - 1] * lam
-    for b in prange(batch):
-        dhs = np.empty((seq_len + 1, hidden), dtype=z.dtype)
-        for j in range(seq_len + 1):
-            for i in range(hidden):
-                dhs[j, i] = ghs[j, b, i]
-        gv = np.empty(hidden, dtype=z.dtype)
-        gv_new = np.empty(hidden, dtype=z.dtype)
-        gz = np.empty(hidden, dtype=z.dtype)
-        gu = np.empty(hidden, dtype=z.dtype)
+    dhs = np.empty((seq_len + 1, hidden), dtype=z.dtype)
+    for j in range(seq_len + 1):
         for i in range(hidden):
-            dgain_out[b, i] = 0.0
-            dshift_out[b, i] = 0.0
-        if use_a0:
-            for i in range(hidden):
-                for k in range(hidden):
-                    da0_out[b, i, k] = 0.0
-        for t in range(seq_len - 1, -1, -1):
-            first = first_arr[t, b]
-            alive = alive_arr[t, b]
-            for i in range(hidden):
-                gv[i] = dhs[t + 1, i]
-                gz[i] = 0.0
-            for st in range(inner_steps - 1, -1, -1):
-                # relu'(n_s): read off the output of this inner step
-                if st == inner_steps - 1:
-                    for i in range(hidden):
-                        if hs[t + 1, b, i] <= 0.0:
-                            gv[i] = 0.0
-                else:
-                    for i in range(hidden):
-                        if vin[t, st + 1, b, i] <= 0.0:
-                            gv[i] = 0.0
-                if use_ln:
-                    m1 = 0.0
-                    m2 = 0.0
-                    for i in range(hidden):
-                        xh = xhat[t, st, b, i]
-                        dgain_out[b, i] += gv[i] * xh
-                        dshift_out[b, i] += gv[i]
-                        gx = gv[i] * gain[i]
-                        gu[i] = gx
-                        m1 += gx
-                        m2 += gx * xh
-                    m1 /= hidden
-                    m2 /= hidden
-                    r = rstd[t, st, b]
-                    for i in range(hidden):
-                        gu[i] = (gu[i] - m1 - xhat[t, st, b, i] * m2) * r
-                else:
-                    for i in range(hidden):
-                        gu[i] = gv[i]
+            dhs[j, i] = ghs[j, b, i]
+    gv = np.empty(hidden, dtype=z.dtype)
+    gv_new = np.empty(hidden, dtype=z.dtype)
+    gz = np.empty(hidden, dtype=z.dtype)
+    gu = np.empty(hidden, dtype=z.dtype)
+    for i in range(hidden):
+        dgain_out[b, i] = 0.0
+        dshift_out[b, i] = 0.0
+    if a0_grad:
+        for i in range(hidden):
+            for k in range(hidden):
+                da0_out[b, i, k] = 0.0
+    for t in range(seq_len - 1, -1, -1):
+        first = first_arr[t, b]
+        alive = alive_arr[t, b]
+        for i in range(hidden):
+            gv[i] = dhs[t + 1, i]
+            gz[i] = 0.0
+        for st in range(inner_steps - 1, -1, -1):
+            # relu'(n_s): read off the output of this inner step
+            if st == inner_steps - 1:
                 for i in range(hidden):
-                    gz[i] += gu[i]
-                    gv_new[i] = 0.0
-                for j in range(first, t + 1):
-                    hv = 0.0
-                    hg = 0.0
-                    for i in range(hidden):
-                        hv += hs[j, b, i] * vin[t, st, b, i]
-                        hg += hs[j, b, i] * gu[i]
-                    w = eta * powers[t - j]
-                    for i in range(hidden):
-                        gv_new[i] += w * hg * hs[j, b, i]
-                        dhs[j, i] += w * (hv * gu[i] + hg * vin[t, st, b, i])
-                if alive:
-                    scale = powers[t + 1]
-                    for i in range(hidden):
-                        gi = scale * gu[i]
-                        for k in range(hidden):
-                            gv_new[k] += a0[b, i, k] * gi
+                    if hs[t + 1, b, i] <= 0.0:
+                        gv[i] = 0.0
+            else:
+                for i in range(hidden):
+                    if vin[t, st + 1, b, i] <= 0.0:
+                        gv[i] = 0.0
+            if use_ln:
+                m1 = 0.0
+                m2 = 0.0
+                for i in range(hidden):
+                    xh = xhat[t, st, b, i]
+                    dgain_out[b, i] += gv[i] * xh
+                    dshift_out[b, i] += gv[i]
+                    gx = gv[i] * gain[i]
+                    gu[i] = gx
+                    m1 += gx
+                    m2 += gx * xh
+                m1 /= hidden
+                m2 /= hidden
+                r = rstd[t, st, b]
+                for i in range(hidden):
+                    gu[i] = (gu[i] - m1 - xhat[t, st, b, i] * m2) * r
+            else:
+                for i in range(hidden):
+                    gu[i] = gv[i]
+            for i in range(hidden):
+                gz[i] += gu[i]
+                gv_new[i] = 0.0
+            for j in range(first, t + 1):
+                hv = 0.0
+                hg = 0.0
+                for i in range(hidden):
+                    hv += hs[j, b, i] * vin[t, st, b, i]
+                    hg += hs[j, b, i] * gu[i]
+                w = eta * powers[t - j]
+                for i in range(hidden):
+                    gv_new[i] += w * hg * hs[j, b, i]
+                    dhs[j, i] += w * (hv * gu[i] + hg * vin[t, st, b, i])
+            if alive:
+                scale = powers[t + 1]
+                for i in range(hidden):
+                    gi = scale * gu[i]
+                    for k in range(hidden):
+                        gv_new[k] += a0[b, i, k] * gi
+                if a0_grad:
                     for i in range(hidden):
                         gi = scale * gu[i]
                         for k in range(hidden):
                             da0_out[b, i, k] += gi * vin[t, st, b, k]
-                for i in range(hidden):
-                    gv[i] = gv_new[i]
-            # v_0 = relu(z)
             for i in range(hidden):
-                if z[t, b, i] > 0.0:
-                    gz[i] += gv[i]
-                gz_out[t, b, i] = gz[i]
-            k_t = keep[t, b]
-            if k_t != 0.0:
-                for i in range(hidden):
-                    gi = gz[i] * k_t
-                    for k in range(hidden):
-                        dhs[t, k] += w_rec[i, k] * gi
+                gv[i] = gv_new[i]
+        # v_0 = relu(z)
         for i in range(hidden):
-            dh0_out[b, i] = dhs[0, i]
+            if z[t, b, i] > 0.0:
+                gz[i] += gv[i]
+            gz_out[t, b, i] = gz[i]
+        k_t = keep[t, b]
+        if k_t != 0.0:
+            for i in range(hidden):
+                gi = gz[i] * k_t
+                for k in range(hidden):
+                    dhs[t, k] += w_rec[i, k] * gi
+    for i in range(hidden):
+        dh0_out[b, i] = dhs[0, i]
+
+
+@njit(cache=True, parallel=True, fastmath=_FAST)
+def fw_backward_parallel(ghs, hs, keep, w_rec, gain, a0, a0_grad, lam, eta, inner_steps, use_ln,
+                         z, vin, xhat, rstd, first_arr, alive_arr,
+                         gz_out, dh0_out, dgain_out, dshift_out, da0_out):  # fmt: skip
+    powers = _powers(lam, z.shape[0] + 2, z)
+    for b in prange(z.shape[1]):
+        _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_steps, use_ln,
+                          z, vin, xhat, rstd, first_arr, alive_arr,
+                          gz_out, dh0_out, dgain_out, dshift_out, da0_out, powers)  # fmt: skip
+
+
+@njit(cache=True, fastmath=_FAST)
+def fw_backward_serial(ghs, hs, keep, w_rec, gain, a0, a0_grad, lam, eta, inner_steps, use_ln,
+                       z, vin, xhat, rstd, first_arr, alive_arr,
+                       gz_out, dh0_out, dgain_out, dshift_out, da0_out):  # fmt: skip
+    powers = _powers(lam, z.shape[0] + 2, z)
+    for b in range(z.shape[1]):
+        _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_steps, use_ln,
+                          z, vin, xhat, rstd, first_arr, alive_arr,
+                          gz_out, dh0_out, dgain_out, dshift_out, da0_out, powers)  # fmt: skip
+
+
+@njit(cache=True)
+def sym_pack(full, out):
+    """Upper triangles of (B, L, H, H) symmetric matrices, row by row, into (B, L, H(H+1)/2)."""
+    batch, layers, hidden, _ = full.shape
+    for b in range(batch):
+        for layer in range(layers):
+            p = 0
+            for i in range(hidden):
+                for k in range(i, hidden):
+                    out[b, layer, p] = full[b, layer, i, k]
+                    p += 1
+
+
+@njit(cache=True)
+def sym_unpack(tri, out):
+    """Inverse of :func:`sym_pack`: mirror each packed upper triangle into a full matrix."""
+    batch, layers, hidden, _ = out.shape
+    for b in range(batch):
+        for layer in range(layers):
+            p = 0
+            for i in range(hidden):
+                for k in range(i, hidden):
+                    v = tri[b, layer, p]
+                    out[b, layer, i, k] = v
+                    out[b, layer, k, i] = v
+                    p += 1

@@ -144,25 +144,46 @@ class FastWeightRNN(RecurrentCore):
             return self.num_layers * self.hidden_size * (self.hidden_size + 1) // 2
         return super()._packed_width(index, shape)
 
-    def _triu(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        rows, cols = torch.triu_indices(self.hidden_size, self.hidden_size, device=device)
-        return rows, cols
+    def _triu_index(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat indices of the upper triangle in H·H, and for each of the H·H entries its
+        position in the packed triangle (so unpacking is one gather). Cached per device."""
+        cache = self.__dict__.setdefault("_triu_cache", {})
+        if device not in cache:
+            n = self.hidden_size
+            rows, cols = torch.triu_indices(n, n)
+            position = torch.empty(n, n, dtype=torch.long)
+            position[rows, cols] = torch.arange(rows.numel())
+            position[cols, rows] = torch.arange(rows.numel())
+            cache[device] = ((rows * n + cols).to(device), position.flatten().to(device))
+        return cache[device]
 
     def _pack_part(self, index: int, per_example: torch.Tensor) -> torch.Tensor:
         if index == 1:
-            rows, cols = self._triu(per_example.device)
-            return per_example[:, :, rows, cols].reshape(per_example.shape[0], -1)
+            batch = per_example.shape[0]
+            if _use_numba_copy(per_example):  # a compiled copy: torch's CPU gathers are slow here
+                from fw_agents.cores._fw_kernels import sym_pack
+
+                src = per_example.contiguous()
+                out = src.new_empty(batch, self.num_layers, self.hidden_size * (self.hidden_size + 1) // 2)
+                sym_pack(src.numpy(), out.numpy())
+                return out.reshape(batch, -1)
+            upper, _ = self._triu_index(per_example.device)
+            flat = per_example.reshape(batch, self.num_layers, -1).index_select(2, upper)
+            return flat.reshape(batch, -1)
         return super()._pack_part(index, per_example)
 
     def _unpack_part(self, index: int, chunk: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
         if index == 1:
             batch, hidden = chunk.shape[0], self.hidden_size
-            rows, cols = self._triu(chunk.device)
-            full = chunk.new_zeros(batch, self.num_layers, hidden, hidden)
-            tri = chunk.reshape(batch, self.num_layers, -1)
-            full[:, :, rows, cols] = tri
-            full[:, :, cols, rows] = tri
-            return full
+            if _use_numba_copy(chunk):
+                from fw_agents.cores._fw_kernels import sym_unpack
+
+                out = chunk.new_empty(batch, self.num_layers, hidden, hidden)
+                sym_unpack(chunk.reshape(batch, self.num_layers, -1).contiguous().numpy(), out.numpy())
+                return out
+            _, position = self._triu_index(chunk.device)
+            full = chunk.reshape(batch, self.num_layers, -1).index_select(2, position)
+            return full.reshape(batch, self.num_layers, hidden, hidden)
         return super()._unpack_part(index, chunk, shape)
 
     # --------------------------------------------------------------- forward
@@ -251,6 +272,10 @@ class FastWeightRNN(RecurrentCore):
     def _final_matrix(self, hs: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """A at the last step: η Σ_j λ^{T−1−j} h(j−1)h(j−1)ᵀ over the current episode + λ^T A0."""
         seq_len = keep.shape[0]
+        if seq_len == 1:  # the rollout case, one step: A = keep · (λ A0 + η h0 h0ᵀ)
+            h0 = hs[0]
+            a = torch.baddbmm(a0, h0.unsqueeze(2), h0.unsqueeze(1), beta=self.decay, alpha=self.fast_lr)
+            return a * keep[0, :, None, None]
         # valid[j] = 1 if no episode starts in steps j..T−1
         valid = torch.flip(torch.cumprod(torch.flip(keep, (0,)), 0), (0,))
         decay = self.decay ** torch.arange(seq_len - 1, -1, -1, device=hs.device, dtype=hs.dtype)
@@ -267,16 +292,17 @@ class _FastWeightAttention(torch.autograd.Function):
     def forward(ctx, cx, h0, a0, keep, w_rec, gain, shift, lam, eta, inner_steps, use_ln, eps):  # type: ignore[override]
         from fw_agents.cores import _fw_kernels as kernels
 
-        _sync_threads()
         seq_len, batch, hidden = cx.shape
+        parallel = _parallel(seq_len, batch)
         cx, h0, keep = cx.detach().contiguous(), h0.detach(), keep.detach().contiguous()
         w_rec, gain, shift = (
             w_rec.detach().contiguous(),
             gain.detach().contiguous(),
             shift.detach().contiguous(),
         )
-        use_a0 = bool(a0.requires_grad) or bool(a0.detach().any())
-        a0_c = a0.detach().contiguous() if use_a0 else cx.new_zeros(1, 1, 1)
+        # The kernel skips the carried matrix of examples where it is zero, unless its gradient is needed.
+        a0_grad = bool(a0.requires_grad)
+        a0_c = a0.detach().contiguous()
         hs = cx.new_empty(seq_len + 1, batch, hidden)
         hs[0] = h0
         z = cx.new_empty(seq_len, batch, hidden)
@@ -285,44 +311,61 @@ class _FastWeightAttention(torch.autograd.Function):
         rstd = cx.new_empty(seq_len, inner_steps, batch)
         first = torch.empty(seq_len, batch, dtype=torch.int64)
         alive = torch.empty(seq_len, batch, dtype=torch.bool)
-        kernels.fw_forward(
+        (kernels.fw_forward_parallel if parallel else kernels.fw_forward_serial)(
             cx.numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(), shift.numpy(),
-            a0_c.numpy(), use_a0, lam, eta, inner_steps, use_ln, eps,
+            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln, eps,
             z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), first.numpy(), alive.numpy(),
         )  # fmt: skip
         ctx.save_for_backward(hs, keep, w_rec, gain, a0_c, z, vin, xhat, rstd, first, alive)
-        ctx.settings = (use_a0, lam, eta, inner_steps, use_ln)
+        ctx.settings = (a0_grad, lam, eta, inner_steps, use_ln, parallel)
         return hs
 
     @staticmethod
     def backward(ctx, ghs):  # type: ignore[override]
         from fw_agents.cores import _fw_kernels as kernels
 
-        _sync_threads()
         hs, keep, w_rec, gain, a0_c, z, vin, xhat, rstd, first, alive = ctx.saved_tensors
-        use_a0, lam, eta, inner_steps, use_ln = ctx.settings
+        a0_grad, lam, eta, inner_steps, use_ln, parallel = ctx.settings
         seq_len, batch, hidden = z.shape
         gz = z.new_empty(seq_len, batch, hidden)
         dh0 = z.new_empty(batch, hidden)
         dgain = z.new_empty(batch, hidden)
         dshift = z.new_empty(batch, hidden)
-        da0 = z.new_empty(batch, hidden, hidden) if use_a0 else z.new_zeros(1, 1, 1)
-        kernels.fw_backward(
+        da0 = z.new_empty(batch, hidden, hidden) if a0_grad else z.new_zeros(1, 1, 1)
+        (kernels.fw_backward_parallel if parallel else kernels.fw_backward_serial)(
             ghs.contiguous().numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(),
-            a0_c.numpy(), use_a0, lam, eta, inner_steps, use_ln,
+            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln,
             z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), first.numpy(), alive.numpy(),
             gz.numpy(), dh0.numpy(), dgain.numpy(), dshift.numpy(), da0.numpy(),
         )  # fmt: skip
         h_prev = (hs[:-1] * keep[:, :, None]).reshape(-1, hidden)
         dw = gz.reshape(-1, hidden).t() @ h_prev
-        grad_a0 = da0 if use_a0 and ctx.needs_input_grad[2] else None
+        grad_a0 = da0 if a0_grad else None
         return (gz, dh0, grad_a0, None, dw, dgain.sum(0), dshift.sum(0)) + (None,) * 5
 
 
-def _sync_threads() -> None:
-    """Let numba use as many threads as torch is allowed (users limit torch's threads)."""
+def _use_numba_copy(tensor: torch.Tensor) -> bool:
+    """Whether a state copy may bypass autograd and run compiled (CPU, no gradient wanted)."""
+    return tensor.device.type == "cpu" and not (torch.is_grad_enabled() and tensor.requires_grad)
+
+
+# Below this many example-steps a call runs on the calling thread: waking a thread pool costs
+# more than it saves (the rollout case, T = 1).
+PARALLEL_MIN_WORK = 64
+
+
+def _parallel(seq_len: int, batch: int) -> bool:
+    """Use numba's thread pool only when torch may use several threads and the work is large.
+
+    With ``torch.set_num_threads(1)`` (one process per seed or env worker) the serial kernels
+    run and no pool thread is ever started, so parallel processes do not compete for cores.
+    """
+    threads = torch.get_num_threads()
+    if threads < 2 or batch < 2 or seq_len * batch < PARALLEL_MIN_WORK:
+        return False
     import numba
 
-    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    wanted = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
     if numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)
+    return True

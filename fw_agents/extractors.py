@@ -1,0 +1,35 @@
+"""Feature extractors for the recurrent policies."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+
+class MiniGridCNN(BaseFeaturesExtractor):
+    """The small CNN MiniGrid's documentation suggests for its 7×7×3 partial views.
+
+    Three 2×2 convolutions (16, 32, 64 channels, ReLU) and a linear layer to ``features_dim``.
+    NatureCNN needs at least 36×36 pixels, so it cannot read a 7×7 view.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 64) -> None:
+        super().__init__(observation_space, features_dim)
+        channels = observation_space.shape[0]
+        self.cnn = nn.Sequential(
+            nn.Conv2d(channels, 16, (2, 2)),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, (2, 2)),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, (2, 2)),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n_flatten = self.cnn(torch.as_tensor(observation_space.sample()[None]).float()).shape[1]
+        self.linear = nn.Sequential(nn.Linear(n_flatten, features_dim), nn.ReLU())
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.cnn(observations))

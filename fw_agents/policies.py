@@ -1,0 +1,223 @@
+"""Fast-weight (and baseline-core) policies for sb3-contrib's unmodified ``RecurrentPPO``.
+
+``RecurrentPPO(FastWeightMlpPolicy, env)`` works like ``RecurrentPPO("MlpLstmPolicy", env)``:
+the LSTM policies' keyword arguments keep their meaning (``lstm_hidden_size`` = hidden units,
+``n_lstm_layers`` = stacked layers, ``lstm_kwargs`` = extra core arguments such as dropout,
+``shared_lstm``, ``enable_critic_lstm``, …), and on top come ``core`` ("fw", "lstm", "irnn",
+"gru", …), ``decay``, ``fast_lr``, ``inner_steps``, ``form`` and ``core_kwargs``.
+
+How the state fits the algorithm: RecurrentPPO sizes its buffers from ``lstm_actor.num_layers``
+and ``lstm_actor.hidden_size`` and stores a ``(h, c)`` pair for every step. :class:`CoreAdapter`
+stands in for the ``nn.LSTM``: it packs the core's whole state (``core.pack_state``) into the
+two same-shaped tensors, so the buffer holds exactly ``core.state_size`` floats (padded to an
+even count) per env-step for the actor and as many for the critic. The policy overrides
+``_process_sequence`` so the core resets memory at episode starts inside its own time loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from gymnasium import spaces
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor,
+    CombinedExtractor,
+    FlattenExtractor,
+    NatureCNN,
+)
+from stable_baselines3.common.type_aliases import Schedule
+from torch import nn
+
+from fw_agents.cores import RecurrentCore, make_core
+
+FW_OPTIONS = ("decay", "fast_lr", "inner_steps", "form")
+
+
+class CoreAdapter(nn.Module):
+    """Presents a :class:`RecurrentCore` to RecurrentPPO as if it were an ``nn.LSTM``.
+
+    ``num_layers`` is 1 and ``hidden_size`` is half the packed state (rounded up): the state
+    tuple ``(h, c)`` of shape (1, B, hidden_size) each holds ``core.pack_state`` split in two.
+    """
+
+    def __init__(self, core: RecurrentCore) -> None:
+        super().__init__()
+        self.core = core
+        self.input_size = core.input_size
+        self.output_size = core.hidden_size
+        self.num_layers = 1
+        self.hidden_size = (core.state_size + 1) // 2
+
+    def to_core_state(self, states: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        flat = torch.cat([states[0][0], states[1][0]], dim=1)[:, : self.core.state_size]
+        return self.core.unpack_state(flat)
+
+    def from_core_state(self, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        flat = self.core.pack_state(state)
+        pad = 2 * self.hidden_size - flat.shape[1]
+        if pad:
+            flat = nn.functional.pad(flat, (0, pad))
+        return flat[:, : self.hidden_size].unsqueeze(0), flat[:, self.hidden_size :].unsqueeze(0)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        states: tuple[torch.Tensor, torch.Tensor],
+        episode_starts: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """(T, B, F) inputs and packed states in, (T, B, H) outputs and packed states out."""
+        y, state = self.core(x, self.to_core_state(states), episode_starts)
+        return y, self.from_core_state(state)
+
+
+class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
+    """``RecurrentActorCriticPolicy`` whose recurrent module is any registered core.
+
+    :param core: core name for :func:`fw_agents.make_core` ("fw" by default).
+    :param decay, fast_lr, inner_steps, form: fast-weight settings (only for ``core="fw"``).
+    :param core_kwargs: further keyword arguments for the core.
+    The other parameters are those of ``RecurrentActorCriticPolicy``; ``lstm_hidden_size`` is
+    the core's hidden size, ``n_lstm_layers`` its ``num_layers``, ``lstm_kwargs`` merged into
+    ``core_kwargs`` (e.g. ``{"dropout": 0.1}``).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        ortho_init: bool = True,
+        use_sde: bool = False,
+        log_std_init: float = 0.0,
+        full_std: bool = True,
+        use_expln: bool = False,
+        squash_output: bool = False,
+        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        share_features_extractor: bool = True,
+        normalize_images: bool = True,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        lstm_hidden_size: int = 256,
+        n_lstm_layers: int = 1,
+        shared_lstm: bool = False,
+        enable_critic_lstm: bool = True,
+        lstm_kwargs: dict[str, Any] | None = None,
+        core: str = "fw",
+        decay: float | None = None,
+        fast_lr: float | None = None,
+        inner_steps: int | None = None,
+        form: str | None = None,
+        core_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        fw_options = {"decay": decay, "fast_lr": fast_lr, "inner_steps": inner_steps, "form": form}
+        fw_options = {k: v for k, v in fw_options.items() if v is not None}
+        if core != "fw" and fw_options:
+            raise ValueError(f"{', '.join(fw_options)} only apply to core='fw', not core={core!r}")
+        if core == "fw":
+            fw_options.setdefault("form", "attention")
+        self.core_name = core
+        self.core_options = {**(lstm_kwargs or {}), **(core_kwargs or {}), **fw_options}
+        # Build one core now, so bad settings fail before the (discarded) LSTMs are made.
+        probe = self._make_core(1, lstm_hidden_size, n_lstm_layers)
+        del probe
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch,
+            activation_fn,
+            ortho_init,
+            use_sde,
+            log_std_init,
+            full_std,
+            use_expln,
+            squash_output,
+            features_extractor_class,
+            features_extractor_kwargs,
+            share_features_extractor,
+            normalize_images,
+            optimizer_class,
+            optimizer_kwargs,
+            lstm_hidden_size,
+            n_lstm_layers,
+            shared_lstm,
+            enable_critic_lstm,
+            # the LSTMs the parent builds are replaced below; keep their arguments neutral
+            None,
+        )
+        self.lstm_kwargs = lstm_kwargs or {}
+        self.lstm_actor = CoreAdapter(self._make_core(self.features_dim, lstm_hidden_size, n_lstm_layers))
+        if self.lstm_critic is not None:
+            self.lstm_critic = CoreAdapter(self._make_core(self.features_dim, lstm_hidden_size, n_lstm_layers))
+        self.lstm_hidden_state_shape = (1, 1, self.lstm_actor.hidden_size)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _make_core(self, input_size: int, hidden_size: int, num_layers: int) -> RecurrentCore:
+        try:
+            return make_core(self.core_name, input_size, hidden_size, num_layers=num_layers, **self.core_options)
+        except TypeError as err:  # an argument the core does not take
+            raise ValueError(f"core {self.core_name!r} rejected its arguments {self.core_options}: {err}") from err
+
+    @property
+    def state_bytes_per_step(self) -> int:
+        """Bytes RecurrentPPO's rollout buffer stores per env-step for the recurrent states."""
+        # four float32 arrays (actor h and c, critic h and c), allocated whatever the critic uses
+        return 4 * 4 * self.lstm_actor.num_layers * self.lstm_actor.hidden_size
+
+    @staticmethod
+    def _process_sequence(
+        features: torch.Tensor,
+        lstm_states: tuple[torch.Tensor, torch.Tensor],
+        episode_starts: torch.Tensor,
+        lstm: nn.Module,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        if not isinstance(lstm, CoreAdapter):
+            return RecurrentActorCriticPolicy._process_sequence(features, lstm_states, episode_starts, lstm)
+        # (n_seq * T, F) -> (T, n_seq, F); episode starts likewise -> (T, n_seq). The core handles
+        # the resets inside its own time loop: one call, whatever the starts.
+        n_seq = lstm_states[0].shape[1]
+        features_sequence = features.reshape((n_seq, -1, lstm.input_size)).swapaxes(0, 1)
+        starts = episode_starts.reshape((n_seq, -1)).swapaxes(0, 1)
+        output, states = lstm(features_sequence, lstm_states, starts)
+        return torch.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), states
+
+
+class FastWeightMlpPolicy(RecurrentCoreActorCriticPolicy):
+    """Counterpart of ``MlpLstmPolicy`` with a fast-weight core (or any core via ``core=``)."""
+
+
+class FastWeightCnnPolicy(RecurrentCoreActorCriticPolicy):
+    """Counterpart of ``CnnLstmPolicy``: image observations, NatureCNN features by default."""
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
+                 *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            *args,
+            features_extractor_class=features_extractor_class,
+            **kwargs,
+        )
+
+
+class FastWeightMultiInputPolicy(RecurrentCoreActorCriticPolicy):
+    """Counterpart of ``MultiInputLstmPolicy``: Dict observations, ``CombinedExtractor`` features."""
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
+                 *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            *args,
+            features_extractor_class=features_extractor_class,
+            **kwargs,
+        )
