@@ -5,6 +5,7 @@ Registered ids (``gymnasium.make(id, **kwargs)`` overrides any constructor argum
 - ``MemoryCatch-v0`` (16×16, 3 visible frames) and ``MemoryCatch-24-v0`` (24×24, 5)
 - ``AssociativeRecall-v0`` (K = 4) and ``AssociativeRecall-K8-v0``
 - ``DelayedRecall-v0`` (L = 10) and ``DelayedRecall-L{1,3,10,30,100}-v0``
+- ``CartPoleNoVel-v1``: CartPole with positions only (sb3-contrib's memory test)
 
 :func:`make_env` also takes short names (``MemoryCatch``) and MiniGrid ids.
 """
@@ -34,6 +35,9 @@ def _register() -> None:
     for env_id, (entry_point, kwargs) in specs.items():
         if env_id not in registry:
             register(id=env_id, entry_point=entry_point, kwargs=kwargs)
+    if "CartPoleNoVel-v1" not in registry:
+        register(id="CartPoleNoVel-v1", entry_point="envs.cartpole:CartPoleNoVelEnv", max_episode_steps=500)
+    specs["CartPoleNoVel-v1"] = ("envs.cartpole:CartPoleNoVelEnv", {})
     assert set(specs) == set(PACKAGE_IDS), "envs.make.PACKAGE_IDS is out of date"
 
 

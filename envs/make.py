@@ -19,6 +19,7 @@ PACKAGE_IDS = (
     "DelayedRecall-L10-v0",
     "DelayedRecall-L30-v0",
     "DelayedRecall-L100-v0",
+    "CartPoleNoVel-v1",
 )
 # Short names: the id without its version suffix.
 SHORT_NAMES = {env_id.rsplit("-v", 1)[0]: env_id for env_id in PACKAGE_IDS}

@@ -10,10 +10,14 @@ from fw_agents.cores import (
     make_core,
     register_core,
 )
+from fw_agents.policies import FastWeightCnnPolicy, FastWeightMlpPolicy, FastWeightMultiInputPolicy
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FastWeightCnnPolicy",
+    "FastWeightMlpPolicy",
+    "FastWeightMultiInputPolicy",
     "FastWeightRNN",
     "GRUCore",
     "IRNNCore",

@@ -354,7 +354,7 @@ def test_parallel_and_serial_kernels_agree(monkeypatch):
         monkeypatch.setattr(fast_weights, "PARALLEL_MIN_WORK", min_work)
         torch.set_num_threads(n_threads)
         assert fast_weights._parallel(9, 5) == (n_threads == 2)
-        y, (h, a) = core(x, (h0, a0), starts)
+        y, (_h, a) = core(x, (h0, a0), starts)
         grads = torch.autograd.grad((y.sin().sum() + a.sum()), [x, a0, *core.parameters()])
         results.append((y, a, grads))
     torch.set_num_threads(threads)

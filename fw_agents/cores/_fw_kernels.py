@@ -38,7 +38,7 @@ def _powers(lam, n, dtype_ref):
 @njit(cache=True, fastmath=_FAST)
 def _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inner_steps, use_ln, eps,
                      z_out, vin_out, xhat_out, rstd_out, first_out, alive_out, powers):  # fmt: skip
-    seq_len, batch, hidden = cx.shape
+    seq_len, _batch, hidden = cx.shape
     first = 0
     # the carried matrix counts until the example's first episode start; skip it when zero
     alive = a0_grad
@@ -138,7 +138,7 @@ def fw_forward_serial(cx, hs, keep, w_rec, gain, shift, a0, a0_grad, lam, eta, i
 def _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_steps, use_ln,
                       z, vin, xhat, rstd, first_arr, alive_arr,
                       gz_out, dh0_out, dgain_out, dshift_out, da0_out, powers):  # fmt: skip
-    seq_len, batch, hidden = z.shape
+    seq_len, _batch, hidden = z.shape
     dhs = np.empty((seq_len + 1, hidden), dtype=z.dtype)
     for j in range(seq_len + 1):
         for i in range(hidden):

@@ -1,0 +1,77 @@
+"""Evaluate a saved recurrent policy: returns, lengths and the env's success rate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from sb3_contrib import RecurrentPPO
+
+
+@dataclass
+class EvaluationResult:
+    """Figures over ``episodes`` episodes; ``success_rate`` is the catch rate for MemoryCatch
+    (``None`` when the env reports no ``is_success``)."""
+
+    episodes: int
+    mean_return: float
+    std_return: float
+    mean_length: float
+    success_rate: float | None
+    deterministic: bool
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.episodes} episodes ({'deterministic' if self.deterministic else 'stochastic'}, seed {self.seed}): "
+            f"return {self.mean_return:.3f} ± {self.std_return:.3f}, length {self.mean_length:.1f}"
+        )
+        if self.success_rate is not None:
+            text += f", success (catch) rate {self.success_rate:.3f}"
+        return text
+
+
+def run_episodes(
+    model: RecurrentPPO, env: gym.Env, episodes: int, deterministic: bool = True, seed: int = 0
+) -> EvaluationResult:
+    """Roll out ``episodes`` full episodes, carrying the recurrent state and resetting it at
+    each episode start (``episode_start=True`` on the first step)."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    returns, lengths, successes = [], [], []
+    obs, _ = env.reset(seed=seed)
+    for _ in range(episodes):
+        state, start = None, np.ones((1,), dtype=bool)
+        total, length, done, info = 0.0, 0, False, {}
+        while not done:
+            action, state = model.predict(obs, state=state, episode_start=start, deterministic=deterministic)
+            obs, reward, terminated, truncated, info = env.step(_scalar_action(action, env))
+            start = np.zeros((1,), dtype=bool)
+            total += float(reward)
+            length += 1
+            done = terminated or truncated
+        returns.append(total)
+        lengths.append(length)
+        if "is_success" in info:
+            successes.append(bool(info["is_success"]))
+        obs, _ = env.reset()
+    return EvaluationResult(
+        episodes=episodes,
+        mean_return=float(np.mean(returns)),
+        std_return=float(np.std(returns)),
+        mean_length=float(np.mean(lengths)),
+        success_rate=float(np.mean(successes)) if len(successes) == episodes else None,
+        deterministic=deterministic,
+        seed=seed,
+    )
+
+
+def _scalar_action(action: np.ndarray, env: gym.Env) -> Any:
+    if isinstance(env.action_space, gym.spaces.Discrete):
+        return int(np.asarray(action).reshape(-1)[0])
+    return np.asarray(action).reshape(env.action_space.shape)

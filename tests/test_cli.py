@@ -1,0 +1,205 @@
+"""The command-line fronts end to end: train → evaluate → video, resume, Ctrl-C, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from sb3_contrib import RecurrentPPO
+
+from train import evaluate, ppo, video
+from train._cli import run_cli
+
+TINY = ["--n-envs", "2", "--hyperparams", "n_steps:32", "batch_size:32", "n_epochs:1", "eval_episodes:2",
+        "policy_kwargs.lstm_hidden_size:8", "--no-progress-bar"]  # fmt: skip
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _train(tmp_path, *extra, name="run", timesteps=256):
+    argv = ["--env", "MemoryCatch", "--timesteps", str(timesteps), "--log-folder", str(tmp_path),
+            "--run-name", name, "--eval-freq", "128", "--save-freq", "128", *TINY, *extra]  # fmt: skip
+    return run_cli(ppo.main, argv)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs")
+    assert _train(folder, "--seed", "3") == 0
+    return folder / "run"
+
+
+def test_train_writes_a_complete_run_folder(trained_run):
+    for name in ("config.yml", "model.zip", "best_model.zip", "eval/evaluations.npz"):
+        assert (trained_run / name).exists(), name
+    assert list((trained_run / "checkpoints").glob("ckpt_*.zip"))
+    assert list((trained_run / "monitor").glob("*.monitor.csv"))
+    assert list((trained_run / "tb").iterdir())
+    assert not list(trained_run.rglob(".*partial*"))
+    config = yaml.safe_load((trained_run / "config.yml").read_text())
+    assert config["env_id"] == "MemoryCatch-v0" and config["core"] == "fw" and config["seed"] == 3
+    assert config["n_steps"] == 32 and config["policy_kwargs"]["lstm_hidden_size"] == 8
+    model = RecurrentPPO.load(trained_run / "model.zip")
+    assert model.num_timesteps >= 256
+
+
+def test_evaluate_prints_and_writes_json(trained_run, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert run_cli(evaluate.main, [str(trained_run), "--episodes", "20", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "return" in printed and "catch" in printed
+    figures = json.loads(out.read_text())
+    assert figures["episodes"] == 20 and 0.0 <= figures["success_rate"] <= 1.0
+    assert figures["mean_length"] == 15.0
+    assert figures["mean_return"] == pytest.approx(2 * figures["success_rate"] - 1)
+
+
+def test_evaluate_a_bare_zip_needs_an_env(trained_run, tmp_path, capsys):
+    bare = tmp_path / "copy.zip"
+    bare.write_bytes((trained_run / "model.zip").read_bytes())
+    assert run_cli(evaluate.main, [str(bare), "--episodes", "2"]) == 2
+    assert "--env" in capsys.readouterr().err
+    assert run_cli(evaluate.main, [str(bare), "--episodes", "2", "--env", "MemoryCatch"]) == 0
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_video(trained_run, tmp_path, suffix):
+    out = tmp_path / f"rollout{suffix}"
+    assert run_cli(video.main, [str(trained_run), "--out", str(out), "--episodes", "1"]) == 0
+    import imageio.v3 as iio
+
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] >= 10
+    # three panels: true state | observation | attention weights, 256 px each with gaps
+    assert frames.shape[2] >= 3 * 256
+
+
+def test_resume_keeps_the_step_count(tmp_path):
+    assert _train(tmp_path, timesteps=128) == 0
+    run = tmp_path / "run"
+    assert run_cli(ppo.main, ["--resume", str(run), "--timesteps", "384", "--no-progress-bar"]) == 0
+    model = RecurrentPPO.load(run / "model.zip")
+    assert 384 <= model.num_timesteps < 384 + 64
+    assert (run / "checkpoints" / "ckpt_256.zip").exists()
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path):
+    cmd = [sys.executable, "-m", "train.ppo", "--env", "MemoryCatch", "--timesteps", "10000000",
+           "--log-folder", str(tmp_path), "--run-name", "long", "--save-freq", "10000000",
+           "--eval-freq", "10000000", *TINY]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = tmp_path / "long"
+    deadline = time.time() + 120
+    while not (run / "tb").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # let it train a little
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "checkpoint saved" in err and "--resume" in err
+    assert "Traceback" not in err
+    checkpoints = list((run / "checkpoints").glob("ckpt_*.zip"))
+    assert len(checkpoints) == 1 and not list(run.rglob(".*partial*"))
+    steps = int(checkpoints[0].stem.split("_")[1])
+    assert steps > 0
+    assert RecurrentPPO.load(checkpoints[0]).num_timesteps == steps
+    argv = ["--resume", str(run), "--timesteps", str(steps + 64), "--no-progress-bar"]
+    assert run_cli(ppo.main, argv) == 0
+    assert RecurrentPPO.load(run / "model.zip").num_timesteps >= steps + 64
+
+
+def test_subproc_vec_env_and_gym_packages(tmp_path):
+    assert _train(tmp_path, "--vec-env", "subproc", "--gym-packages", "envs", timesteps=64) == 0
+
+
+def test_other_cores_and_envs(tmp_path):
+    assert _train(tmp_path, "--policy", "lstm", name="lstm", timesteps=64) == 0
+    argv = ["--env", "MiniGrid-MemoryS7-v0", "--timesteps", "64", "--log-folder", str(tmp_path), "--run-name",
+            "grid", *TINY]  # fmt: skip
+    assert run_cli(ppo.main, argv) == 0
+    config = yaml.safe_load((tmp_path / "grid" / "config.yml").read_text())
+    assert config["policy_kwargs"]["features_extractor_class"] == "MiniGridCNN"
+    model = RecurrentPPO.load(tmp_path / "grid" / "model.zip")
+    assert type(model.policy).__name__ == "FastWeightCnnPolicy"
+    argv = ["--env", "MemoryCatch", "--env-kwargs", "size:8", "visible_steps:2", "--timesteps", "64",
+            "--log-folder", str(tmp_path), "--run-name", "small", *TINY]  # fmt: skip
+    assert run_cli(ppo.main, argv) == 0
+    assert yaml.safe_load((tmp_path / "small" / "config.yml").read_text())["env_kwargs"] == {
+        "size": 8,
+        "visible_steps": 2,
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--env", "MemoryCatsh"], "Did you mean 'MemoryCatch'"),
+        (["--env", "MemoryCatch", "--policy", "transformer"], "unknown policy core 'transformer'"),
+        (["--env", "MemoryCatch", "--hyperparams", "learning_rate"], "KEY:VALUE"),
+        (["--env", "MemoryCatch", "--hyperparams", "lerning_rate:0.1"], "Did you mean 'learning_rate'"),
+        (["--env", "MemoryCatch", "--hyperparams", "n_envs:0"], "n_envs must be a positive integer"),
+        (["--env", "MemoryCatch", "--gym-packages", "no_such_package"], "no_such_package"),
+        (["--resume", "/nonexistent/run"], "not a run folder"),
+        ([], "--env is required"),
+    ],
+)
+def test_bad_training_input(argv, message, tmp_path, capsys):
+    assert run_cli(ppo.main, [*argv, "--log-folder", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_existing_run_folder_is_not_clobbered(trained_run, capsys):
+    before = (trained_run / "model.zip").read_bytes()
+    argv = ["--env", "MemoryCatch", "--log-folder", str(trained_run.parent), "--run-name", trained_run.name]
+    assert run_cli(ppo.main, argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (trained_run / "model.zip").read_bytes() == before
+
+
+def test_bad_evaluation_input(tmp_path, capsys):
+    assert run_cli(evaluate.main, [str(tmp_path / "missing")]) == 2
+    assert "no such run folder or model file" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.zip"
+    corrupt.write_bytes(b"not a zip at all")
+    assert run_cli(evaluate.main, [str(corrupt), "--env", "MemoryCatch"]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+    truncated = tmp_path / "truncated.zip"
+    import zipfile
+
+    with zipfile.ZipFile(truncated, "w") as archive:
+        archive.writestr("data", "{}")
+    assert run_cli(evaluate.main, [str(truncated), "--env", "MemoryCatch"]) == 2
+    assert "cannot load model" in capsys.readouterr().err
+    empty_run = tmp_path / "empty"
+    empty_run.mkdir()
+    (empty_run / "config.yml").write_text(yaml.safe_dump({"env_id": "MemoryCatch-v0"}))
+    assert run_cli(evaluate.main, [str(empty_run)]) == 2
+    assert "no model in run folder" in capsys.readouterr().err
+    assert run_cli(video.main, [str(empty_run), "--out", str(tmp_path / "x.avi")]) == 2
+    assert ".gif or .mp4" in capsys.readouterr().err
+
+
+def test_cli_exit_code_in_a_real_process(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "train.evaluate", str(tmp_path / "nope")], cwd=REPO,
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_hyperparams_file_is_the_single_source_of_defaults():
+    from fw_agents.training import load_hyperparams
+
+    config = load_hyperparams("MemoryCatch-v0", "fw")
+    table = yaml.safe_load((REPO / "train" / "hyperparams.yml").read_text())
+    assert config["n_timesteps"] == table["MemoryCatch-v0"]["n_timesteps"]
+    grid = load_hyperparams("MiniGrid-MemoryS13-v0", "fw")
+    assert grid["policy_kwargs"]["features_extractor_class"] == "MiniGridCNN"
+    assert np.isclose(load_hyperparams("CartPoleNoVel-v1", "lstm")["gae_lambda"], 0.8)

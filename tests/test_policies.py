@@ -1,0 +1,215 @@
+"""The FastWeight*Policy classes inside sb3-contrib's unmodified RecurrentPPO."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+
+import envs
+from fw_agents import FastWeightCnnPolicy, FastWeightMlpPolicy, FastWeightMultiInputPolicy
+from fw_agents.extractors import MiniGridCNN
+from fw_agents.policies import CoreAdapter
+
+SMALL = {"n_steps": 16, "batch_size": 32, "n_epochs": 1}
+CORES = [
+    pytest.param({"core": "fw"}, id="fw-attention"),
+    pytest.param({"core": "fw", "form": "matrix"}, id="fw-matrix"),
+    pytest.param({"core": "lstm"}, id="lstm"),
+    pytest.param({"core": "irnn"}, id="irnn"),
+    pytest.param({"core": "gru"}, id="gru"),
+]
+
+
+def _model(policy, env_id="MemoryCatch-v0", n_envs=2, **policy_kwargs):
+    env = make_vec_env(lambda: envs.make_env(env_id), n_envs=n_envs, seed=0)
+    kwargs = {"lstm_hidden_size": 16, "net_arch": {"pi": [16], "vf": [16]}, **policy_kwargs}
+    return RecurrentPPO(policy, env, policy_kwargs=kwargs, seed=0, **SMALL)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_each_core_trains_on_memory_catch(core):
+    model = _model(FastWeightMlpPolicy, **core)
+    model.learn(64)
+    assert model.num_timesteps >= 64
+    assert isinstance(model.policy.lstm_actor, CoreAdapter)
+    mean, _ = evaluate_policy(model, model.get_env(), n_eval_episodes=4)
+    assert -1.0 <= mean <= 1.0
+
+
+def test_box_env():
+    model = _model(FastWeightMlpPolicy, env_id="CartPoleNoVel-v1")
+    model.learn(64)
+
+
+class DictCatch(gym.ObservationWrapper):
+    """MemoryCatch with a Dict observation: the screen and the fraction of the episode done."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        n = env.unwrapped.size
+        self.observation_space = gym.spaces.Dict(
+            {"screen": env.observation_space, "time": gym.spaces.Box(0.0, 1.0, (1,), np.float32)}
+        )
+        self.n = n
+
+    def observation(self, obs):
+        return {"screen": obs, "time": np.array([self.env.unwrapped.t / (self.n - 1)], np.float32)}
+
+
+def test_dict_env_multi_input_policy():
+    env = make_vec_env(lambda: DictCatch(envs.make_env("MemoryCatch-v0")), n_envs=2, seed=0)
+    model = RecurrentPPO(FastWeightMultiInputPolicy, env, policy_kwargs={"lstm_hidden_size": 16}, **SMALL)
+    model.learn(64)
+
+
+def test_minigrid_cnn_policy():
+    env = make_vec_env(lambda: envs.make_env("MiniGrid-MemoryS7-v0"), n_envs=2, seed=0)
+    model = RecurrentPPO(
+        FastWeightCnnPolicy,
+        env,
+        policy_kwargs={"lstm_hidden_size": 16, "features_extractor_class": MiniGridCNN},
+        **SMALL,
+    )
+    model.learn(64)
+    assert isinstance(model.policy.features_extractor, MiniGridCNN)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"shared_lstm": True, "enable_critic_lstm": False},
+        {"enable_critic_lstm": False},
+        {"n_lstm_layers": 2, "lstm_kwargs": {"dropout": 0.1}},
+        {"share_features_extractor": False},
+        {"ortho_init": False, "activation_fn": torch.nn.ReLU},
+    ],
+    ids=["shared", "critic-mlp", "2layers-dropout", "separate-features", "no-ortho-relu"],
+)
+def test_lstm_policy_keyword_combinations(options):
+    model = _model(FastWeightMlpPolicy, **options)
+    model.learn(64)
+    policy = model.policy
+    if options.get("shared_lstm") or not options.get("enable_critic_lstm", True):
+        assert policy.lstm_critic is None
+    if "n_lstm_layers" in options:
+        assert policy.lstm_actor.core.num_layers == 2 and policy.lstm_actor.core.dropout == 0.1
+
+
+def test_invalid_combinations_raise_like_lstm_policies():
+    with pytest.raises(AssertionError, match="shared LSTM"):
+        _model(FastWeightMlpPolicy, shared_lstm=True, enable_critic_lstm=True)
+    with pytest.raises(AssertionError, match="features extractor is not shared"):
+        _model(FastWeightMlpPolicy, shared_lstm=True, enable_critic_lstm=False, share_features_extractor=False)
+    with pytest.raises(ValueError, match="decay"):
+        _model(FastWeightMlpPolicy, core="lstm", decay=0.9)
+    with pytest.raises(ValueError, match="decay must lie"):
+        _model(FastWeightMlpPolicy, decay=2.0)
+    with pytest.raises(ValueError, match="unknown core"):
+        _model(FastWeightMlpPolicy, core="transformer")
+
+
+def test_fast_weight_options_reach_the_core():
+    model = _model(FastWeightMlpPolicy, decay=0.8, fast_lr=0.3, inner_steps=2, form="matrix")
+    core = model.policy.lstm_actor.core
+    assert (core.decay, core.fast_lr, core.inner_steps, core.form) == (0.8, 0.3, 2, "matrix")
+
+
+def test_rollout_buffer_holds_the_packed_state():
+    model = _model(FastWeightMlpPolicy)
+    hidden = 16
+    state_size = hidden + hidden * (hidden + 1) // 2
+    adapter = model.policy.lstm_actor
+    assert adapter.hidden_size == (state_size + 1) // 2
+    assert model.rollout_buffer.hidden_states_pi.shape == (SMALL["n_steps"], 1, 2, adapter.hidden_size)
+    assert model.policy.state_bytes_per_step == 4 * 4 * adapter.hidden_size
+    lstm = _model(FastWeightMlpPolicy, core="lstm")
+    assert lstm.policy.lstm_actor.hidden_size == hidden  # (h, c): H floats each, as the stock LSTM
+
+
+def _episode_actions(model, seed, junk_state=False):
+    env = envs.make_env("MemoryCatch-v0")
+    obs, _ = env.reset(seed=seed)
+    state = None
+    if junk_state:
+        shape = (1, 1, model.policy.lstm_actor.hidden_size)
+        state = (np.random.rand(*shape).astype(np.float32), np.random.rand(*shape).astype(np.float32))
+    start = np.ones(1, bool)
+    actions = []
+    done = False
+    while not done:
+        action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
+        start = np.zeros(1, bool)
+        actions.append(int(action))
+        obs, _, done, _, _ = env.step(int(action))
+    return actions
+
+
+def test_predict_resets_memory_at_episode_start():
+    model = _model(FastWeightMlpPolicy, lstm_hidden_size=32)
+    model.learn(128)
+    assert _episode_actions(model, 3) == _episode_actions(model, 3, junk_state=True)
+
+
+def test_predict_matches_sequence_processing():
+    """Stepping predict() through an episode equals one pass over the sequence."""
+    model = _model(FastWeightMlpPolicy, lstm_hidden_size=8)
+    policy = model.policy
+    env = envs.make_env("MemoryCatch-v0")
+    obs, _ = env.reset(seed=1)
+    observations, states = [obs], []
+    state, start = None, np.ones(1, bool)
+    for _ in range(6):
+        _, state = model.predict(obs, state=state, episode_start=start)
+        states.append(state)
+        start = np.zeros(1, bool)
+        obs, *_ = env.step(1)
+        observations.append(obs)
+    x = torch.as_tensor(np.stack(observations[:6])).reshape(6, -1)
+    features = policy.extract_features(x)
+    zero = torch.zeros(1, 1, policy.lstm_actor.hidden_size)
+    starts = torch.zeros(6)
+    starts[0] = 1
+    _, final = policy._process_sequence(features, (zero, zero), starts, policy.lstm_actor)
+    np.testing.assert_allclose(final[0].detach().numpy(), states[-1][0], atol=1e-5)
+    np.testing.assert_allclose(final[1].detach().numpy(), states[-1][1], atol=1e-5)
+
+
+def test_save_and_load_in_a_fresh_process(tmp_path):
+    model = _model(FastWeightMlpPolicy, decay=0.9)
+    model.learn(64)
+    path = tmp_path / "model.zip"
+    model.save(path)
+    expected = _episode_actions(model, 7) + _episode_actions(model, 8)
+    script = textwrap.dedent(
+        f"""
+        import json, numpy as np, envs
+        from sb3_contrib import RecurrentPPO
+        model = RecurrentPPO.load({str(path)!r})
+        out = []
+        for seed in (7, 8):
+            env = envs.make_env("MemoryCatch-v0")
+            obs, _ = env.reset(seed=seed)
+            state, start, done = None, np.ones(1, bool), False
+            while not done:
+                action, state = model.predict(obs, state=state, episode_start=start, deterministic=True)
+                start = np.zeros(1, bool)
+                out.append(int(action))
+                obs, _, done, _, _ = env.step(int(action))
+        print(json.dumps(out))
+        print(model.policy.lstm_actor.core.decay)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    lines = result.stdout.strip().splitlines()
+    assert json.loads(lines[-2]) == expected
+    assert lines[-1] == "0.9"

@@ -1,0 +1,1 @@
+"""Command-line fronts: ``python -m train.ppo``, ``train.evaluate``, ``train.video``."""

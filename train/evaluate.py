@@ -1,0 +1,72 @@
+"""Evaluate a saved policy: mean ± std return, mean length and the success (catch) rate.
+
+python -m train.evaluate runs/MemoryCatch-v0_fw_seed0            # a run folder (its model.zip)
+python -m train.evaluate path/to/model.zip --env MemoryCatch      # a bare zip needs --env
+python -m train.evaluate RUN --episodes 1000 --stochastic --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fw_agents.evaluation import run_episodes
+from fw_agents.training import UsageError, env_factory, find_model, import_gym_packages, load_model, parse_key_values
+from train._cli import run_cli
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("model", help="run folder or model .zip")
+    p.add_argument("--episodes", type=int, default=200)
+    p.add_argument("--stochastic", action="store_true", help="sample actions (default: deterministic)")
+    p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes")
+    p.add_argument("--best", action="store_true", help="use the run's best_model.zip")
+    p.add_argument("--env", help="env for a bare .zip (default: the run's env)")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY:VALUE")
+    p.add_argument("--gym-packages", nargs="*", default=[])
+    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    return p
+
+
+def resolve_env_config(model_arg: str, best: bool, env: str | None, env_kwargs: list[str] | None,
+                       gym_packages: list[str]) -> tuple[Path, dict]:  # fmt: skip
+    """The model path and the env configuration (the run's, overridden by the flags)."""
+    path, run_config = find_model(model_arg, best=best)
+    config = dict(run_config or {})
+    if env:
+        from envs import resolve_env_id
+
+        import_gym_packages(gym_packages)
+        try:
+            config["env_id"] = resolve_env_id(env)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+    if "env_id" not in config:
+        raise UsageError(f"{path} has no run folder with a {'config.yml'}: pass --env to say which env to use")
+    config["env_kwargs"] = {**(config.get("env_kwargs") or {}), **parse_key_values(env_kwargs, "--env-kwargs")}
+    config["gym_packages"] = list(config.get("gym_packages", [])) + list(gym_packages)
+    return path, config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.episodes < 1:
+        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    path, config = resolve_env_config(args.model, args.best, args.env, args.env_kwargs, args.gym_packages)
+    model = load_model(path, device="cpu")
+    env = env_factory(config)()
+    result = run_episodes(model, env, args.episodes, deterministic=not args.stochastic, seed=args.seed)
+    print(f"{path} on {config['env_id']}: {result.summary()}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"model": str(path), "env_id": config["env_id"], **result.as_dict()}, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,101 @@
+"""Train a recurrent agent with sb3-contrib's RecurrentPPO.
+
+    python -m train.ppo --env MemoryCatch                 # fast weights, defaults from hyperparams.yml
+    python -m train.ppo --env MemoryCatch --policy lstm --seed 1 --timesteps 200000
+    python -m train.ppo --env MiniGrid-MemoryS7-v0 --hyperparams learning_rate:0.0003 policy_kwargs.decay:0.9
+    python -m train.ppo --resume runs/MemoryCatch-v0_fw_seed0
+
+Ctrl-C saves a checkpoint (exit code 130); --resume continues from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fw_agents.training import (
+    RunSpec,
+    UsageError,
+    latest_checkpoint,
+    parse_key_values,
+    prepare_run,
+    read_config,
+    train,
+)
+from train._cli import run_cli
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m train.ppo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--env", help="short name (MemoryCatch) or any registered Gymnasium id")
+    p.add_argument("--policy", default="fw", help="recurrent core: fw (default), lstm, irnn, gru")
+    p.add_argument("--timesteps", type=int, help="total env steps (default: hyperparams.yml)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-envs", type=int, help="parallel envs (default: hyperparams.yml)")
+    p.add_argument("--vec-env", choices=["dummy", "subproc"], default="dummy")
+    p.add_argument("--hyperparams", nargs="*", metavar="KEY:VALUE", help="override hyperparams.yml entries")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY:VALUE", help="keyword arguments for the env")
+    p.add_argument("--gym-packages", nargs="*", default=[], metavar="PKG", help="modules to import first")
+    p.add_argument("--log-folder", type=Path, default=Path("runs"))
+    p.add_argument("--run-name", help="default: <env-id>_<policy>_seed<seed>")
+    p.add_argument("--eval-freq", type=int, default=25_000, help="evaluate every N env steps")
+    p.add_argument("--save-freq", type=int, default=50_000, help="checkpoint every N env steps")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue a run folder from its latest checkpoint")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same name")
+    p.add_argument("--no-progress-bar", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.resume is not None:
+        run_dir = args.resume
+        config = read_config(run_dir)
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is None:
+            raise UsageError(f"nothing to resume in {run_dir}: no checkpoint in {run_dir / 'checkpoints'}")
+        if args.timesteps is not None:
+            config["n_timesteps"] = args.timesteps
+        print(f"resuming {run_dir} from {checkpoint.name}")
+    else:
+        if not args.env:
+            raise UsageError("--env is required (or --resume RUN)")
+        spec = RunSpec(
+            env=args.env,
+            core=args.policy,
+            timesteps=args.timesteps,
+            seed=args.seed,
+            n_envs=args.n_envs,
+            vec_env=args.vec_env,
+            hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
+            env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
+            gym_packages=args.gym_packages,
+            log_folder=args.log_folder,
+            run_name=args.run_name,
+            eval_freq=args.eval_freq,
+            save_freq=args.save_freq,
+            device=args.device,
+            overwrite=args.overwrite,
+        )
+        run_dir, config = prepare_run(spec)
+        checkpoint = None
+        print(f"training {config['core']} on {config['env_id']} for {config['n_timesteps']} steps -> {run_dir}")
+    try:
+        model = train(run_dir, config, resume_from=checkpoint, progress_bar=not args.no_progress_bar)
+    except KeyboardInterrupt:
+        print(f"resume with: python -m train.ppo --resume {run_dir}", file=sys.stderr)
+        return 130
+    print(f"done: {model.num_timesteps} steps; model saved to {run_dir / 'model.zip'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
