@@ -117,6 +117,9 @@ def check_hyperparams(config: dict[str, Any]) -> None:
     for key in ("n_envs", "n_timesteps"):
         if not isinstance(config.get(key), int) or config[key] < 1:
             raise UsageError(f"hyperparameter {key} must be a positive integer, got {config.get(key)!r}")
+    for key in SCHEDULED:
+        if key in config:
+            schedule(config[key], key)
 
 
 def resolve_class(name: Any, kind: str) -> Any:
@@ -339,8 +342,37 @@ def ppo_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k in ppo_parameters() and k not in _HARNESS_PPO_ARGS}
 
 
+class LinearSchedule:
+    """``lin_<value>`` in the hyperparameter table: from ``value`` down to 0 over the run."""
+
+    def __init__(self, initial: float) -> None:
+        self.initial = initial
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.initial
+
+    def __repr__(self) -> str:
+        return f"lin_{self.initial}"
+
+
+def schedule(value: Any, key: str) -> Any:
+    """Numbers pass through; ``"lin_0.001"`` becomes a :class:`LinearSchedule` (RL Zoo style)."""
+    if isinstance(value, str):
+        if not value.startswith("lin_"):
+            raise UsageError(f"hyperparameter {key} must be a number or lin_<number>, got {value!r}")
+        try:
+            return LinearSchedule(float(value[4:]))
+        except ValueError as err:
+            raise UsageError(f"hyperparameter {key}: cannot read {value!r} as lin_<number>") from err
+    return value
+
+
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+
+
 def build_model(config: dict[str, Any], env: VecEnv, run_dir: Path) -> RecurrentPPO:
     policy_kwargs = build_policy_kwargs(config.get("policy_kwargs") or {}, config["core"])
+    kwargs = {k: schedule(v, k) if k in SCHEDULED else v for k, v in ppo_kwargs(config).items()}
     try:
         return RecurrentPPO(
             policy_class_for(env.observation_space),
@@ -350,9 +382,7 @@ def build_model(config: dict[str, Any], env: VecEnv, run_dir: Path) -> Recurrent
             device=config["device"],
             tensorboard_log=str(run_dir / "tb"),
             verbose=0,
-            **{
-                k: v for k, v in ppo_kwargs(config).items() if k not in ("seed", "device", "verbose", "tensorboard_log")
-            },
+            **kwargs,
         )
     except (TypeError, ValueError, AssertionError) as err:
         raise UsageError(f"cannot build the model from the configuration: {err}") from err

@@ -119,6 +119,12 @@ def test_subproc_vec_env_and_gym_packages(tmp_path):
     assert _train(tmp_path, "--vec-env", "subproc", "--gym-packages", "envs", timesteps=64) == 0
 
 
+def test_linear_schedule(tmp_path):
+    assert _train(tmp_path, "--hyperparams", "learning_rate:lin_0.001", name="lin", timesteps=64) == 0
+    model = RecurrentPPO.load(tmp_path / "lin" / "model.zip")
+    assert model.lr_schedule(1.0) == pytest.approx(0.001) and model.lr_schedule(0.5) == pytest.approx(0.0005)
+
+
 def test_other_cores_and_envs(tmp_path):
     assert _train(tmp_path, "--policy", "lstm", name="lstm", timesteps=64) == 0
     argv = ["--env", "MiniGrid-MemoryS7-v0", "--timesteps", "64", "--log-folder", str(tmp_path), "--run-name",
@@ -145,6 +151,7 @@ def test_other_cores_and_envs(tmp_path):
         (["--env", "MemoryCatch", "--hyperparams", "learning_rate"], "KEY:VALUE"),
         (["--env", "MemoryCatch", "--hyperparams", "lerning_rate:0.1"], "Did you mean 'learning_rate'"),
         (["--env", "MemoryCatch", "--hyperparams", "n_envs:0"], "n_envs must be a positive integer"),
+        (["--env", "MemoryCatch", "--hyperparams", "learning_rate:fast"], "lin_<number>"),
         (["--env", "MemoryCatch", "--gym-packages", "no_such_package"], "no_such_package"),
         (["--resume", "/nonexistent/run"], "not a run folder"),
         ([], "--env is required"),

@@ -22,6 +22,7 @@ ALL_CORES = [
     pytest.param("lstm", {}, id="lstm"),
     pytest.param("gru", {}, id="gru"),
     pytest.param("irnn", {}, id="irnn"),
+    pytest.param("alstm", {}, id="alstm"),
 ]
 
 
@@ -248,7 +249,7 @@ def test_unknown_core_lists_known_ones():
 
 
 def test_registry_has_the_baselines():
-    assert {"fw", "lstm", "irnn", "gru"} <= set(available_cores())
+    assert {"fw", "lstm", "irnn", "gru", "alstm"} <= set(available_cores())
 
 
 # ------------------------------------------------------ the shared interface

@@ -35,9 +35,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-envs", type=int, help="parallel envs (default: hyperparams.yml)")
     p.add_argument("--vec-env", choices=["dummy", "subproc"], default="dummy")
-    p.add_argument("--hyperparams", nargs="*", metavar="KEY:VALUE", help="override hyperparams.yml entries")
-    p.add_argument("--env-kwargs", nargs="*", metavar="KEY:VALUE", help="keyword arguments for the env")
-    p.add_argument("--gym-packages", nargs="*", default=[], metavar="PKG", help="modules to import first")
+    p.add_argument(
+        "--hyperparams", nargs="*", action="extend", metavar="KEY:VALUE", help="override hyperparams.yml entries"
+    )
+    p.add_argument(
+        "--env-kwargs", nargs="*", action="extend", metavar="KEY:VALUE", help="keyword arguments for the env"
+    )
+    p.add_argument(
+        "--gym-packages", nargs="*", action="extend", default=[], metavar="PKG", help="modules to import first"
+    )
     p.add_argument("--log-folder", type=Path, default=Path("runs"))
     p.add_argument("--run-name", help="default: <env-id>_<policy>_seed<seed>")
     p.add_argument("--eval-freq", type=int, default=25_000, help="evaluate every N env steps")

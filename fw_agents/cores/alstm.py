@@ -1,0 +1,106 @@
+"""Associative LSTM (Danihelka, Wayne, Uria, Kalchbrenner & Graves, ICML 2016) as a core.
+
+An LSTM whose cell is a set of holographic associative memories: complex vectors in which
+values are stored bound to keys by element-wise complex multiplication, with redundant
+copies (each key permuted by a fixed random permutation) to reduce retrieval noise. Per step,
+from [x(t), h(t−1)]:
+
+    gates  f, i, o = σ(·)                 (H/2 each, shared by real and imaginary parts)
+    u              = bound(W_u [x, h])     complex value to write, H/2 complex numbers
+    r_in, r_out    = bound(W_r [x, h])     complex input and output keys
+    c_s(t)  = f ⊙ c_s(t−1) + (P_s r_in) ⊛ (i ⊙ u)          for copy s = 1 … n_copies
+    h(t)    = o ⊙ bound( mean_s (P_s r_out) ⊛ c_s(t) )
+
+⊛ is element-wise complex multiplication and bound(z) = z / max(1, |z|) element-wise, as in
+the paper. The hidden size H counts real units (H/2 complex numbers), so a model with
+``hidden_size=R`` has R outputs like the other cores. State: ``(h, c)`` with h (L, B, H) and
+c (L, B, n_copies·H). This core backs the A-LSTM row of the paper's Table 1.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from fw_agents.cores.base import RecurrentCore, State, _check_positive_int, register_core
+
+
+def _bound(re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = torch.clamp(torch.sqrt(re * re + im * im), min=1.0)
+    return re / scale, im / scale
+
+
+@register_core("alstm")
+class AssociativeLSTMCore(RecurrentCore):
+    """Associative LSTM core; ``hidden_size`` must be even (real + imaginary halves)."""
+
+    def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, dropout: float = 0.0,
+                 n_copies: int = 4, seed: int = 0) -> None:  # fmt: skip
+        super().__init__(input_size, hidden_size, num_layers)
+        if hidden_size % 2:
+            raise ValueError(f"hidden_size must be even for the associative LSTM (complex units), got {hidden_size}")
+        _check_positive_int("n_copies", n_copies)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        self.n_copies = n_copies
+        self.drop = nn.Dropout(float(dropout))
+        half = hidden_size // 2
+        # per layer: 3 gates (H/2 each) + u, r_in, r_out (H each, re and im halves)
+        self.linears = nn.ModuleList(
+            nn.Linear((input_size if layer == 0 else hidden_size) + hidden_size, 3 * half + 3 * hidden_size)
+            for layer in range(num_layers)
+        )
+        gen = torch.Generator().manual_seed(seed)
+        perms = torch.stack([torch.randperm(half, generator=gen) for _ in range(n_copies)])
+        perms[0] = torch.arange(half)
+        self.register_buffer("perms", perms, persistent=True)
+
+    def state_shapes(self) -> list[tuple[int, ...]]:
+        return [(self.num_layers, self.hidden_size), (self.num_layers, self.n_copies * self.hidden_size)]
+
+    def _step(self, layer: int, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        half = self.hidden_size // 2
+        batch = x.shape[0]
+        pre = self.linears[layer](torch.cat([x, h], dim=1))
+        gates = torch.sigmoid(pre[:, : 3 * half])
+        f, i, o = gates[:, :half], gates[:, half : 2 * half], gates[:, 2 * half :]
+        rest = pre[:, 3 * half :].view(batch, 3, 2, half)  # (u, r_in, r_out) × (re, im)
+        u_re, u_im = _bound(rest[:, 0, 0], rest[:, 0, 1])
+        ri_re, ri_im = _bound(rest[:, 1, 0], rest[:, 1, 1])
+        ro_re, ro_im = _bound(rest[:, 2, 0], rest[:, 2, 1])
+        # copies: keys permuted by fixed permutations, (B, n_copies, H/2)
+        ri_re, ri_im = ri_re[:, self.perms], ri_im[:, self.perms]
+        ro_re, ro_im = ro_re[:, self.perms], ro_im[:, self.perms]
+        c = c.view(batch, self.n_copies, 2, half)
+        c_re, c_im = c[:, :, 0], c[:, :, 1]
+        w_re, w_im = (i * u_re).unsqueeze(1), (i * u_im).unsqueeze(1)
+        f = f.unsqueeze(1)
+        c_re = f * c_re + ri_re * w_re - ri_im * w_im
+        c_im = f * c_im + ri_re * w_im + ri_im * w_re
+        read_re = (ro_re * c_re - ro_im * c_im).mean(dim=1)
+        read_im = (ro_re * c_im + ro_im * c_re).mean(dim=1)
+        read_re, read_im = _bound(read_re, read_im)
+        h = torch.cat([o * read_re, o * read_im], dim=1)
+        return h, torch.stack([c_re, c_im], dim=2).reshape(batch, -1)
+
+    def _forward(
+        self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
+        h_all, c_all = state
+        new_h, new_c = [], []
+        out = x
+        for layer in range(self.num_layers):
+            if layer > 0:
+                out = self.drop(out)
+            h, c = h_all[layer], c_all[layer]
+            ys = []
+            for t in range(out.shape[0]):
+                if episode_starts is not None:
+                    keep = (1.0 - episode_starts[t]).unsqueeze(1)
+                    h, c = h * keep, c * keep
+                h, c = self._step(layer, out[t], h, c)
+                ys.append(h)
+            out = torch.stack(ys)
+            new_h.append(h)
+            new_c.append(c)
+        return out, (torch.stack(new_h), torch.stack(new_c))

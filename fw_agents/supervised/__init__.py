@@ -1,0 +1,1 @@
+"""The paper's supervised tasks: associative retrieval and multi-level glimpses."""

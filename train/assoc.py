@@ -1,0 +1,103 @@
+"""Train a core on the paper's associative retrieval task and report its test error.
+
+    python -m train.assoc --core fw --hidden 20                 # fast weights, R = 20
+    python -m train.assoc --core lstm --hidden 50 --epochs 20 --json lstm50.json
+    python -m train.assoc --core fw --hidden 20 --inner-steps 2 --num-pairs 8
+
+The best model on the validation split is kept; its test error is reported (in %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from fw_agents.cores import available_cores
+from fw_agents.supervised import assoc
+from fw_agents.supervised.models import SequenceClassifier, fit
+from fw_agents.training import UsageError
+from train._cli import run_cli
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m train.assoc", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--core", default="fw", help=f"one of {', '.join(available_cores())}")
+    p.add_argument("--hidden", type=int, default=20, help="R, recurrent units")
+    p.add_argument("--num-pairs", type=int, default=4, help="K key-value pairs per sequence")
+    p.add_argument("--epochs", type=float, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0, help="seeds the data splits and the model")
+    p.add_argument("--train-size", type=int, default=assoc.SPLITS["train"])
+    p.add_argument("--time-limit", type=float, help="stop training after this many seconds")
+    p.add_argument("--inner-steps", type=int, help="fast weights: S")
+    p.add_argument("--decay", type=float, help="fast weights: λ")
+    p.add_argument("--fast-lr", type=float, help="fast weights: η")
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--json", type=Path, help="write the figures and the learning curve here")
+    return p
+
+
+def core_kwargs(args: argparse.Namespace) -> dict:
+    options = {"inner_steps": args.inner_steps, "decay": args.decay, "fast_lr": args.fast_lr}
+    options = {k: v for k, v in options.items() if v is not None}
+    if options and args.core != "fw":
+        raise UsageError(f"{', '.join('--' + k.replace('_', '-') for k in options)} only apply to --core fw")
+    if args.core == "fw":
+        options["form"] = "attention"
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.core not in available_cores():
+        raise UsageError(f"unknown core {args.core!r}; known: {', '.join(available_cores())}")
+    if args.hidden < 1 or args.epochs <= 0 or args.train_size < 1:
+        raise UsageError("--hidden, --epochs and --train-size must be positive")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        data = {
+            name: assoc.to_tensors(
+                *assoc.split(name, args.num_pairs, args.seed, args.train_size if name == "train" else None)
+            )
+            for name in assoc.SPLITS
+        }
+        torch.manual_seed(args.seed)
+        model = SequenceClassifier(args.core, len(assoc.VOCAB), args.hidden, 10, tokens=True, **core_kwargs(args))
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    bar = tqdm(total=1, desc=f"{args.core} R={args.hidden}", unit="step")
+
+    def progress(step: int, total: int, err: float) -> None:
+        bar.total = total
+        bar.n = step
+        bar.set_postfix(valid_error=f"{100 * err:.2f}%")
+        bar.refresh()
+
+    result = fit(model, data["train"], data["valid"], data["test"], epochs=args.epochs, batch_size=args.batch_size,
+                 lr=args.lr, seed=args.seed, time_limit=args.time_limit, progress=progress)  # fmt: skip
+    bar.close()
+    print(
+        f"{args.core} R={args.hidden} K={args.num_pairs} seed={args.seed}: test error {100 * result.test_error:.2f}% "
+        f"(best validation {100 * result.best_valid_error:.2f}%, {result.steps} steps, {result.seconds:.0f} s)"
+    )
+    if args.json:
+        figures = {
+            "core": args.core, "hidden": args.hidden, "num_pairs": args.num_pairs, "seed": args.seed,
+            "epochs": args.epochs, "test_error": result.test_error, "best_valid_error": result.best_valid_error,
+            "steps": result.steps, "seconds": result.seconds, "curve": result.curve, **core_kwargs(args),
+        }  # fmt: skip
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
