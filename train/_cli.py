@@ -15,3 +15,32 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def fit_with_progress(model, data: dict, desc: str, **fit_kwargs):
+    """``fw_agents.supervised.models.fit`` with a tqdm bar showing the validation error."""
+    from tqdm import tqdm
+
+    from fw_agents.supervised.models import fit
+
+    bar = tqdm(total=1, desc=desc, unit="step")
+
+    def progress(step: int, total: int, err: float) -> None:
+        bar.total = total
+        bar.n = step
+        bar.set_postfix(valid_error=f"{100 * err:.2f}%")
+        bar.refresh()
+
+    try:
+        return fit(model, data["train"], data["valid"], data["test"], progress=progress, **fit_kwargs)
+    finally:
+        bar.close()
+
+
+def write_json(path, figures: dict) -> None:
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2))

@@ -10,18 +10,16 @@ The best model on the validation split is kept; its test error is reported (in %
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from fw_agents.cores import available_cores
 from fw_agents.supervised import assoc
-from fw_agents.supervised.models import SequenceClassifier, fit
+from fw_agents.supervised.models import SequenceClassifier
 from fw_agents.training import UsageError
-from train._cli import run_cli
+from train._cli import fit_with_progress, run_cli, write_json
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,17 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         model = SequenceClassifier(args.core, len(assoc.VOCAB), args.hidden, 10, tokens=True, **core_kwargs(args))
     except ValueError as err:
         raise UsageError(str(err)) from err
-    bar = tqdm(total=1, desc=f"{args.core} R={args.hidden}", unit="step")
-
-    def progress(step: int, total: int, err: float) -> None:
-        bar.total = total
-        bar.n = step
-        bar.set_postfix(valid_error=f"{100 * err:.2f}%")
-        bar.refresh()
-
-    result = fit(model, data["train"], data["valid"], data["test"], epochs=args.epochs, batch_size=args.batch_size,
-                 lr=args.lr, seed=args.seed, time_limit=args.time_limit, progress=progress)  # fmt: skip
-    bar.close()
+    result = fit_with_progress(model, data, f"{args.core} R={args.hidden}", epochs=args.epochs,
+                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                               time_limit=args.time_limit)  # fmt: skip
     print(
         f"{args.core} R={args.hidden} K={args.num_pairs} seed={args.seed}: test error {100 * result.test_error:.2f}% "
         f"(best validation {100 * result.best_valid_error:.2f}%, {result.steps} steps, {result.seconds:.0f} s)"
@@ -94,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             "epochs": args.epochs, "test_error": result.test_error, "best_valid_error": result.best_valid_error,
             "steps": result.steps, "seconds": result.seconds, "curve": result.curve, **core_kwargs(args),
         }  # fmt: skip
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+        write_json(args.json, figures)
     return 0
 
 
