@@ -338,8 +338,13 @@ _HARNESS_PPO_ARGS = ("policy_kwargs", "seed", "device", "verbose", "tensorboard_
 
 
 def ppo_kwargs(config: dict[str, Any]) -> dict[str, Any]:
-    """The RecurrentPPO arguments of a configuration, less those the harness sets itself."""
-    return {k: v for k, v in config.items() if k in ppo_parameters() and k not in _HARNESS_PPO_ARGS}
+    """The RecurrentPPO arguments of a configuration, less those the harness sets itself,
+    with ``lin_<value>`` schedules resolved."""
+    return {
+        k: schedule(v, k) if k in SCHEDULED else v
+        for k, v in config.items()
+        if k in ppo_parameters() and k not in _HARNESS_PPO_ARGS
+    }
 
 
 class LinearSchedule:
@@ -372,7 +377,7 @@ SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
 def build_model(config: dict[str, Any], env: VecEnv, run_dir: Path) -> RecurrentPPO:
     policy_kwargs = build_policy_kwargs(config.get("policy_kwargs") or {}, config["core"])
-    kwargs = {k: schedule(v, k) if k in SCHEDULED else v for k, v in ppo_kwargs(config).items()}
+    kwargs = ppo_kwargs(config)
     try:
         return RecurrentPPO(
             policy_class_for(env.observation_space),
