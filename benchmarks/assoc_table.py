@@ -15,17 +15,15 @@ training steps at R = 20).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import ROOT, run_json, write_section
+
 OUT = ROOT / "benchmarks" / "results"
 RESULTS = ROOT / "RESULTS.md"
 CORES = ["fw", "lstm", "irnn", "alstm"]
@@ -42,20 +40,13 @@ NAMES = {"fw": "Fast weights", "lstm": "LSTM", "irnn": "IRNN", "alstm": "A-LSTM"
 
 def run_one(core: str, hidden: int, seed: int, args: argparse.Namespace, inner_steps: int | None = None) -> dict:
     tag = f"{core}_R{hidden}_seed{seed}" + (f"_S{inner_steps}" if inner_steps else "")
-    out = OUT / "assoc" / f"{tag}.json"
-    if out.exists() and not args.rerun:
-        return json.loads(out.read_text())
-    cmd = [sys.executable, "-m", "train.assoc", "--core", core, "--hidden", str(hidden), "--seed", str(seed),
-           "--epochs", str(args.epochs), "--time-limit", str(args.time_limit), "--threads", "1",
-           "--json", str(out)]  # fmt: skip
+    cli = ["--core", core, "--hidden", str(hidden), "--seed", str(seed), "--epochs", str(args.epochs),
+           "--time-limit", str(args.time_limit), "--threads", "1"]  # fmt: skip
     if inner_steps:
-        cmd += ["--inner-steps", str(inner_steps)]
+        cli += ["--inner-steps", str(inner_steps)]
     if args.quick:
-        cmd += ["--train-size", "5000"]
-    start = time.time()
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
-    print(f"{tag}: {100 * json.loads(out.read_text())['test_error']:.2f}% in {time.time() - start:.0f} s", flush=True)
-    return json.loads(out.read_text())
+        cli += ["--train-size", "5000"]
+    return run_json("train.assoc", cli, OUT / "assoc" / f"{tag}.json", args.rerun)
 
 
 def table(results: dict, seeds: int) -> str:
@@ -105,18 +96,6 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace the text between ``<!-- name -->`` markers in RESULTS.md (append if absent)."""
-    begin, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Results\n"
-    block = f"{begin}\n{body.strip()}\n{end}"
-    if begin in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=2)
@@ -155,13 +134,16 @@ def main() -> None:
     )
     write_section(
         "assoc-table",
-        "## Associative retrieval (Table 1)\n\nTest error in % (ours: mean ± std over seeds; paper: Ba et al. 2016, "
+        results=RESULTS,
+        body="## Associative retrieval (Table 1)\n\n"
+        "Test error in % (ours: mean ± std over seeds; paper: Ba et al. 2016, "
         f"Table 1, the paper's numbers).\n\n{table(results, args.seeds)}\n\n{budget}\n\n"
         f"Validation error during training at R = 20: ![assoc R=20]({png if args.quick else png.relative_to(ROOT)})",
     )
     write_section(
         "assoc-sweep",
-        "## Inner-loop steps S for fast weights (R = 20)\n\nThe reading note asked why the paper used S = 1. "
+        results=RESULTS,
+        body="## Inner-loop steps S for fast weights (R = 20)\n\nThe reading note asked why the paper used S = 1. "
         f"Same budget as above:\n\n{sweep_table(sweep)}",
     )
     print(f"wrote {RESULTS} and {png}")

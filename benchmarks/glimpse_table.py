@@ -14,16 +14,13 @@ plainly that those numbers are not comparable with the paper's MNIST numbers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from assoc_table import ROOT, write_section
+from _common import ROOT, run_json, write_section
 
 OUT = ROOT / "benchmarks" / "results" / "glimpses"
 MODELS = ["fw", "lstm", "irnn", "convnet"]
@@ -39,19 +36,11 @@ NAMES = {"fw": "Fast weights", "lstm": "LSTM", "irnn": "IRNN", "convnet": "ConvN
 
 
 def run_one(model: str, hidden: int, seed: int, args: argparse.Namespace, out_dir: Path) -> dict:
-    out = out_dir / f"{model}_H{hidden}_seed{seed}.json"
-    if out.exists() and not args.rerun:
-        return json.loads(out.read_text())
-    cmd = [sys.executable, "-m", "train.glimpses", "--core", model, "--hidden", str(hidden), "--seed", str(seed),
-           "--epochs", str(args.epochs), "--time-limit", str(args.time_limit), "--threads", "1",
-           "--json", str(out)]  # fmt: skip
+    cli = ["--core", model, "--hidden", str(hidden), "--seed", str(seed), "--epochs", str(args.epochs),
+           "--time-limit", str(args.time_limit), "--threads", "1"]  # fmt: skip
     if args.mnist_dir:
-        cmd += ["--mnist-dir", str(args.mnist_dir)]
-    start = time.time()
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
-    result = json.loads(out.read_text())
-    print(f"{out.stem}: {100 * result['test_error']:.2f}% in {time.time() - start:.0f} s", flush=True)
-    return result
+        cli += ["--mnist-dir", str(args.mnist_dir)]
+    return run_json("train.glimpses", cli, out_dir / f"{model}_H{hidden}_seed{seed}.json", args.rerun)
 
 
 def main() -> None:

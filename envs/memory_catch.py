@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs._checks import check_int, check_render_mode
 from envs.render import BLANK_COLOR, VISIBLE_COLOR, upscale
 
 LEFT, STAY, RIGHT = 0, 1, 2
@@ -59,21 +60,13 @@ class MemoryCatchEnv(gym.Env[np.ndarray, np.int64]):
         paddle_start: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3:
-            raise ValueError(f"size must be an integer >= 3, got {size!r}")
-        if isinstance(visible_steps, bool) or not isinstance(visible_steps, (int, np.integer)) or visible_steps < 1:
-            raise ValueError(f"visible_steps must be an integer >= 1, got {visible_steps!r}")
-        if not isinstance(paddle_width, (int, np.integer)) or not 1 <= paddle_width <= size:
-            raise ValueError(f"paddle_width must be an integer in [1, size={size}], got {paddle_width!r}")
-        if paddle_start is not None and not 0 <= paddle_start < size:
-            raise ValueError(f"paddle_start must be a column in [0, {size}), got {paddle_start!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.size = int(size)
-        self.visible_steps = int(visible_steps)
-        self.paddle_width = int(paddle_width)
+        self.size = check_int("size", size, 3)
+        self.visible_steps = check_int("visible_steps", visible_steps, 1)
+        self.paddle_width = check_int("paddle_width", paddle_width, 1, self.size, " (at most size)")
+        if paddle_start is not None:
+            check_int("paddle_start", paddle_start, 0, self.size - 1, " (a column of the screen)")
+        self.render_mode = check_render_mode(render_mode, self.metadata)
         self.paddle_start = self._clip_paddle(size // 2 if paddle_start is None else int(paddle_start))
-        self.render_mode = render_mode
         self.observation_space = spaces.Box(0.0, 1.0, (self.size, self.size), np.float32)
         self.action_space = spaces.Discrete(3)
         self._blank = np.zeros((self.size, self.size), np.float32)

@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs._checks import check_int, check_render_mode
 from envs.render import upscale
 
 KEYS = string.ascii_lowercase  # 26 letter keys
@@ -59,14 +60,8 @@ class AssociativeRecallEnv(gym.Env[np.ndarray, np.int64]):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, num_pairs: int = 4, render_mode: str | None = None) -> None:
-        if isinstance(num_pairs, bool) or not isinstance(num_pairs, (int, np.integer)):
-            raise ValueError(f"num_pairs must be an integer, got {num_pairs!r}")
-        if not 1 <= num_pairs <= len(KEYS):
-            raise ValueError(f"num_pairs must lie in [1, {len(KEYS)}] (the key alphabet), got {num_pairs}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.num_pairs = int(num_pairs)
-        self.render_mode = render_mode
+        self.num_pairs = check_int("num_pairs", num_pairs, 1, len(KEYS), " (the key alphabet)")
+        self.render_mode = check_render_mode(render_mode, self.metadata)
         self.length = 2 * self.num_pairs + 3
         self.observation_space = spaces.Box(0.0, 1.0, (len(VOCAB),), np.float32)
         self.action_space = spaces.Discrete(len(VALUES))
@@ -140,15 +135,9 @@ class DelayedRecallEnv(gym.Env[np.ndarray, np.int64]):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 8}
 
     def __init__(self, delay: int = 10, num_cues: int = 2, render_mode: str | None = None) -> None:
-        if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 1:
-            raise ValueError(f"delay must be an integer >= 1, got {delay!r}")
-        if isinstance(num_cues, bool) or not isinstance(num_cues, (int, np.integer)) or num_cues < 2:
-            raise ValueError(f"num_cues must be an integer >= 2, got {num_cues!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.delay = int(delay)
-        self.num_cues = int(num_cues)
-        self.render_mode = render_mode
+        self.delay = check_int("delay", delay, 1)
+        self.num_cues = check_int("num_cues", num_cues, 2)
+        self.render_mode = check_render_mode(render_mode, self.metadata)
         self.observation_space = spaces.Box(0.0, 1.0, (self.num_cues + 1,), np.float32)
         self.action_space = spaces.Discrete(self.num_cues)
         self.cue = 0

@@ -78,7 +78,8 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
     :param core: core name for :func:`fw_agents.make_core` ("fw" by default).
     :param decay, fast_lr, inner_steps, form: fast-weight settings (only for ``core="fw"``).
     :param core_kwargs: further keyword arguments for the core.
-    The other parameters are those of ``RecurrentActorCriticPolicy``; ``lstm_hidden_size`` is
+    The other parameters are those of ``RecurrentActorCriticPolicy`` (``features_extractor_class``
+    defaults to the subclass's ``default_features_extractor``); ``lstm_hidden_size`` is
     the core's hidden size, ``n_lstm_layers`` its ``num_layers``, ``lstm_kwargs`` merged into
     ``core_kwargs`` (e.g. ``{"dropout": 0.1}``).
     """
@@ -96,7 +97,7 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
         full_std: bool = True,
         use_expln: bool = False,
         squash_output: bool = False,
-        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
+        features_extractor_class: type[BaseFeaturesExtractor] | None = None,
         features_extractor_kwargs: dict[str, Any] | None = None,
         share_features_extractor: bool = True,
         normalize_images: bool = True,
@@ -120,6 +121,8 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
             raise ValueError(f"{', '.join(fw_options)} only apply to core='fw', not core={core!r}")
         if core == "fw":
             fw_options.setdefault("form", "attention")
+        if features_extractor_class is None:
+            features_extractor_class = self.default_features_extractor
         self.core_name = core
         self.core_options = {**(lstm_kwargs or {}), **(core_kwargs or {}), **fw_options}
         # Build one core now, so bad settings fail before the (discarded) LSTMs are made.
@@ -156,6 +159,8 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
             self.lstm_critic = CoreAdapter(self._make_core(self.features_dim, lstm_hidden_size, n_lstm_layers))
         self.lstm_hidden_state_shape = (1, 1, self.lstm_actor.hidden_size)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    default_features_extractor: type[BaseFeaturesExtractor] = FlattenExtractor
 
     def _make_core(self, input_size: int, hidden_size: int, num_layers: int) -> RecurrentCore:
         try:
@@ -194,30 +199,10 @@ class FastWeightMlpPolicy(RecurrentCoreActorCriticPolicy):
 class FastWeightCnnPolicy(RecurrentCoreActorCriticPolicy):
     """Counterpart of ``CnnLstmPolicy``: image observations, NatureCNN features by default."""
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
-                 *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN,
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            *args,
-            features_extractor_class=features_extractor_class,
-            **kwargs,
-        )
+    default_features_extractor = NatureCNN
 
 
 class FastWeightMultiInputPolicy(RecurrentCoreActorCriticPolicy):
     """Counterpart of ``MultiInputLstmPolicy``: Dict observations, ``CombinedExtractor`` features."""
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
-                 *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor,
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            *args,
-            features_extractor_class=features_extractor_class,
-            **kwargs,
-        )
+    default_features_extractor = CombinedExtractor
