@@ -69,11 +69,16 @@ def attention_panel(weights: np.ndarray, visible: list[bool], length: int) -> np
 
 
 def _fit(image: np.ndarray, height: int = PANEL) -> np.ndarray:
-    """Pad (or nearest-neighbour resize) a frame to ``height`` rows."""
-    if image.shape[0] != height:
+    """Centre a short frame on a ``height``-row canvas; shrink a taller one (nearest neighbour)."""
+    if image.shape[0] > height:
         rows = np.linspace(0, image.shape[0] - 1, height).astype(int)
         cols = np.linspace(0, image.shape[1] - 1, max(1, image.shape[1] * height // image.shape[0])).astype(int)
         image = image[rows][:, cols]
+    if image.shape[0] < height:
+        top = (height - image.shape[0]) // 2
+        canvas = np.full((height, image.shape[1], 3), 40, np.uint8)
+        canvas[top : top + image.shape[0]] = image
+        image = canvas
     return image
 
 
