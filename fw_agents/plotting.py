@@ -1,0 +1,94 @@
+"""Learning curves from run folders: periodic evaluations, grouped by core across seeds."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fw_agents.training import UsageError, read_config
+
+
+@dataclass
+class Curve:
+    """One run's evaluation curve: env steps and the metric at each evaluation."""
+
+    run: Path
+    group: str
+    steps: np.ndarray
+    values: np.ndarray
+
+
+def load_curve(run: Path, metric: str = "success", group_by: str = "core") -> Curve:
+    """Read ``eval/evaluations.npz`` of a run folder.
+
+    :param metric: ``"success"`` (mean of the env's ``is_success``, e.g. catch rate) or
+        ``"return"`` (mean episode return).
+    :param group_by: configuration key whose value labels the run (``core``, ``env_id``, …).
+    """
+    run = Path(run)
+    config = read_config(run)
+    path = run / "eval" / "evaluations.npz"
+    if not path.exists():
+        raise UsageError(f"{run} has no evaluations yet ({path} is missing)")
+    data = np.load(path)
+    if metric == "success":
+        if "successes" not in data or data["successes"].size == 0:
+            raise UsageError(f"{run}: the env reports no is_success; use --metric return")
+        values = data["successes"].mean(axis=1)
+    elif metric == "return":
+        values = data["results"].mean(axis=1)
+    else:
+        raise UsageError(f"metric must be 'success' or 'return', got {metric!r}")
+    if group_by not in config:
+        raise UsageError(f"{run}/config.yml has no key {group_by!r} to group by")
+    return Curve(run, str(config[group_by]), data["timesteps"].astype(float), values.astype(float))
+
+
+def aggregate(
+    curves: list[Curve], points: int = 100
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per group: a common step grid and the mean, min and max over its runs (linear interpolation,
+    over the steps every run of the group reached)."""
+    groups: dict[str, list[Curve]] = defaultdict(list)
+    for curve in curves:
+        groups[curve.group].append(curve)
+    out = {}
+    for group, members in groups.items():
+        end = min(c.steps[-1] for c in members)
+        start = max(c.steps[0] for c in members)
+        grid = np.linspace(start, end, points) if end > start else np.array([end])
+        stacked = np.stack([np.interp(grid, c.steps, c.values) for c in members])
+        out[group] = (grid, stacked.mean(0), stacked.min(0), stacked.max(0))
+    return out
+
+
+def plot_curves(curves: list[Curve], out: Path, metric: str = "success", title: str | None = None,
+                references: dict[str, float] | None = None) -> Path:  # fmt: skip
+    """Mean line and min–max band per group, optional horizontal reference lines; writes a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (group, (grid, mean, low, high)) in enumerate(sorted(aggregate(curves).items())):
+        n = sum(c.group == group for c in curves)
+        ax.plot(grid, mean, color=f"C{i}", label=f"{group} (n={n})")
+        ax.fill_between(grid, low, high, color=f"C{i}", alpha=0.2)
+    for j, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color="0.3", linestyle=["--", ":", "-."][j % 3], linewidth=1, label=label)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("success rate (catch rate)" if metric == "success" else "mean return")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
