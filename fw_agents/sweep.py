@@ -1,0 +1,133 @@
+"""Grids of training runs (envs × cores × seeds × overrides), run as parallel processes or on Ray.
+
+A sweep file (YAML)::
+
+    envs: [MemoryCatch, MemoryCatch-24]
+    cores: [fw, lstm, irnn, gru]
+    seeds: [0, 1, 2]
+    timesteps: 600000          # optional: else hyperparams.yml's n_timesteps
+    variants:                  # optional: named hyperparameter overrides (--hyperparams)
+      base: {}
+      lr1e-3: {learning_rate: lin_0.001}
+    log_folder: runs/sweep     # run folders land here, as train.ppo writes them
+    jobs: 2                    # parallel processes (local)
+    threads: 1                 # torch threads per run
+
+Each run is ``python -m train.ppo`` writing an ordinary run folder, so ``train.plot`` reads
+the results. Finished runs (a ``model.zip``) are skipped, so a sweep can be re-run to fill gaps.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fw_agents.training import UsageError
+
+KNOWN_KEYS = {"envs", "cores", "seeds", "timesteps", "variants", "log_folder", "jobs", "threads", "extra_args"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run of the grid."""
+
+    name: str
+    args: tuple[str, ...]
+    run_dir: Path
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "train.ppo", *self.args]
+
+
+def _flatten(prefix: str, value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [item for key, sub in value.items() for item in _flatten(f"{prefix}.{key}" if prefix else key, sub)]
+    return [f"{prefix}:{yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"]
+
+
+def load_sweep(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"sweep file not found: {path}")
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    unknown = set(config) - KNOWN_KEYS
+    if unknown:
+        raise UsageError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}")
+    for key in ("envs", "cores", "seeds"):
+        if not isinstance(config.get(key), list) or not config[key]:
+            raise UsageError(f"{path}: '{key}' must be a non-empty list")
+    return config
+
+
+def expand(config: dict[str, Any]) -> list[Job]:
+    """Every (env, core, seed, variant) combination as a :class:`Job`."""
+    folder = Path(config.get("log_folder", "runs/sweep"))
+    variants = config.get("variants") or {"": {}}
+    jobs = []
+    for env in config["envs"]:
+        for core in config["cores"]:
+            for variant, overrides in variants.items():
+                for seed in config["seeds"]:
+                    name = "_".join(p for p in (env, core, variant, f"seed{seed}") if p)
+                    args = ["--env", str(env), "--policy", str(core), "--seed", str(seed),
+                            "--log-folder", str(folder), "--run-name", name, "--no-progress-bar"]  # fmt: skip
+                    if config.get("timesteps"):
+                        args += ["--timesteps", str(config["timesteps"])]
+                    if config.get("threads"):
+                        args += ["--threads", str(config["threads"])]
+                    if overrides:
+                        args += ["--hyperparams", *_flatten("", overrides)]
+                    args += [str(a) for a in config.get("extra_args", [])]
+                    jobs.append(Job(name, tuple(args), folder / name))
+    return jobs
+
+
+def _run(job: Job) -> tuple[str, int]:
+    """Run one job unless finished; an interrupted one resumes from its checkpoint (or restarts)."""
+    from fw_agents.training import latest_checkpoint
+
+    if (job.run_dir / "model.zip").exists():
+        return job.name, 0
+    args = job.command()
+    if (job.run_dir / "config.yml").exists():
+        if latest_checkpoint(job.run_dir) is not None:
+            args = [sys.executable, "-m", "train.ppo", "--resume", str(job.run_dir), "--no-progress-bar"]
+        else:
+            args.append("--overwrite")
+    job.run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (job.run_dir.parent / f"{job.name}.log").open("w") as handle:
+        return job.name, subprocess.run(args, stdout=handle, stderr=subprocess.STDOUT).returncode
+
+
+def run_local(jobs: list[Job], processes: int, log=print) -> dict[str, int]:
+    """Run the jobs as up to ``processes`` parallel subprocesses; return each exit code."""
+    codes = {}
+    with ThreadPoolExecutor(max(1, processes)) as pool:
+        for name, code in pool.map(_run, jobs):
+            codes[name] = code
+            log(f"{'done' if code == 0 else f'FAILED ({code})'}: {name}")
+    return codes
+
+
+def run_ray(jobs: list[Job], address: str, log=print) -> dict[str, int]:
+    """Run the jobs as Ray tasks (one CPU each) on the cluster at ``address`` (``"local"`` starts one)."""
+    try:
+        import ray
+    except ImportError as err:
+        raise UsageError("--ray needs the optional extra: pip install 'fw-agents[ray]'") from err
+    ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(_run)
+    codes = {}
+    for name, code in ray.get([remote.remote(job) for job in jobs]):
+        codes[name] = code
+        log(f"{'done' if code == 0 else f'FAILED ({code})'}: {name}")
+    return codes
