@@ -124,7 +124,10 @@ def run_ray(jobs: list[Job], address: str, log=print) -> dict[str, int]:
         import ray
     except ImportError as err:
         raise UsageError("--ray needs the optional extra: pip install 'fw-agents[ray]'") from err
-    ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False)
+    if address == "local":  # a throwaway single-machine cluster; the dashboard only slows its start
+        ray.init(include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    else:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     remote = ray.remote(num_cpus=1)(_run)
     codes = {}
     for name, code in ray.get([remote.remote(job) for job in jobs]):

@@ -20,10 +20,12 @@ import copy
 import difflib
 import importlib
 import inspect
+import json
 import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -417,7 +419,11 @@ def train(
     progress_bar: bool = True,
     log: Callable[[str], None] = _stderr,
 ) -> RecurrentPPO:
-    """Train (or continue) the run; on Ctrl-C save a checkpoint and re-raise KeyboardInterrupt."""
+    """Train (or continue) the run; on Ctrl-C save a checkpoint and re-raise KeyboardInterrupt.
+
+    Writes ``summary.json`` (env steps, training wall-clock seconds of this session) at the end.
+    """
+    started = time.perf_counter()
     env = make_vec(config, config["n_envs"], config["seed"], run_dir / "monitor", config.get("vec_env", "dummy"))
     if resume_from is not None:
         model = load_model(resume_from, env=env, device=config["device"])
@@ -446,6 +452,8 @@ def train(
             except (EOFError, BrokenPipeError, ConnectionResetError):  # workers gone after Ctrl-C
                 pass
     atomic_save(model, run_dir / "model.zip")
+    summary = {"num_timesteps": int(model.num_timesteps), "wall_seconds": round(time.perf_counter() - started, 1)}
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary))
     return model
 
 

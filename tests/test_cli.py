@@ -37,7 +37,7 @@ def trained_run(tmp_path_factory):
 
 
 def test_train_writes_a_complete_run_folder(trained_run):
-    for name in ("config.yml", "model.zip", "best_model.zip", "eval/evaluations.npz"):
+    for name in ("config.yml", "model.zip", "best_model.zip", "eval/evaluations.npz", "summary.json"):
         assert (trained_run / name).exists(), name
     assert list((trained_run / "checkpoints").glob("ckpt_*.zip"))
     assert list((trained_run / "monitor").glob("*.monitor.csv"))
