@@ -54,13 +54,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="sb3-contrib's test uses seed 1")
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fw-fast-lr", type=float, nargs="+", metavar="ETA",
+                        help="instead: only the fast-weight core, at these fast learning rates η")  # fmt: skip
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    policies = POLICIES
+    if args.fw_fast_lr:
+        policies = {
+            f"fw core, η = {eta:g}": (FastWeightMlpPolicy, {"core": "fw", "fast_lr": eta}) for eta in args.fw_fast_lr
+        }
     torch.set_num_threads(args.threads)
     steps, seeds = (5_000, args.seeds[:1]) if args.quick else (args.steps, args.seeds)
     rows = ["| policy | last eval return per seed | mean | runs > 450 | best eval (mean) | seconds per run |",
             "|---|---|---|---|---|---|"]  # fmt: skip
-    for label, (policy, extra) in POLICIES.items():
+    for label, (policy, extra) in policies.items():
         results = [run(policy, extra, seed, steps) for seed in seeds]
         last = [r[0] for r in results]
         rows.append(
@@ -69,15 +76,17 @@ def main() -> None:
             f"{statistics.mean(r[2] for r in results):.0f} |"
         )
         print(rows[-1], flush=True)
+    options = f" --fw-fast-lr {' '.join(f'{e:g}' for e in args.fw_fast_lr)}" if args.fw_fast_lr else ""
+    title = "fast-weight η on " if args.fw_fast_lr else ""
     body = (
-        "## CartPole without velocities (sb3-contrib's recurrent test)\n\n" + "\n".join(rows) + "\n\n"
-        f"`python benchmarks/cartpole_novel.py --seeds {' '.join(map(str, seeds))}`: sb3-contrib's recipe, "
+        f"## {title}CartPole without velocities (sb3-contrib's recurrent test)\n\n" + "\n".join(rows) + "\n\n"
+        f"`python benchmarks/cartpole_novel.py --seeds {' '.join(map(str, seeds))}{options}`: sb3-contrib's recipe, "
         f"{steps:,} steps, pass mark > 450 (max 500), {args.threads} torch thread(s)."
     )
     if args.quick:
         print(body)
     else:
-        write_section("cartpole-novel", body)
+        write_section("cartpole-novel-fast-lr" if args.fw_fast_lr else "cartpole-novel", body)
 
 
 if __name__ == "__main__":
