@@ -125,6 +125,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main() -> None:
+    global OUT, RESULTS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--epochs", type=float, default=30)
@@ -140,7 +141,6 @@ def main() -> None:
         return
     if args.quick:
         args.epochs, args.time_limit, args.seeds = 1, 20, 1
-        global OUT, RESULTS
         OUT = Path(os.environ.get("TMPDIR", "/tmp")) / "fw_agents_assoc_quick"
         RESULTS = OUT / "RESULTS.md"
         args.rerun = True
