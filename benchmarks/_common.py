@@ -34,3 +34,23 @@ def write_section(name: str, body: str, results: Path = RESULTS) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     results.write_text(text)
+
+
+def mean_std(errors: list[float]) -> str:
+    """``"8.20 ± 1.53"`` (no spread for a single run)."""
+    import statistics
+
+    spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
+    return f"{statistics.mean(errors):.2f}{spread}"
+
+
+def paper_table(results: dict, models: list[str], names: dict, sizes: list[int], paper: dict, size: str) -> str:
+    """Markdown: per model, ours (mean ± std test error %, over ``results[(model, n)]``) beside the paper's."""
+    header = " | ".join(f"{size}={n} ours | {size}={n} paper" for n in sizes)
+    lines = [f"| model | {header} |", "|---|" + "---|---|" * len(sizes)]
+    for model in models:
+        cells = [names[model]]
+        for i, n in enumerate(sizes):
+            cells += [mean_std([100 * r["test_error"] for r in results[(model, n)]]), f"{paper[model][i]:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import ROOT, run_json, write_section
+from _common import ROOT, paper_table, run_json, write_section
 
 OUT = ROOT / "benchmarks" / "results"
 RESULTS = ROOT / "RESULTS.md"
@@ -75,21 +75,6 @@ def long_budget(args: argparse.Namespace) -> None:
         f"`python benchmarks/assoc_table.py --long {args.long:g} --seeds {args.seeds}`: each run at most 200 epochs "
         f"or {args.long:g} s on one torch thread, otherwise as the table above.",
     )
-
-
-def table(results: dict, seeds: int) -> str:
-    lines = [
-        "| model | R=20 ours | R=20 paper | R=50 ours | R=50 paper | R=100 ours | R=100 paper |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for core in CORES:
-        cells = [NAMES[core]]
-        for i, hidden in enumerate(SIZES):
-            errors = [100 * r["test_error"] for r in results[(core, hidden)]]
-            spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
-            cells += [f"{statistics.mean(errors):.2f}{spread}", f"{PAPER[core][i]:.2f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def sweep_table(sweep: dict) -> str:
@@ -170,7 +155,7 @@ def main() -> None:
         results=RESULTS,
         body="## Associative retrieval (Table 1)\n\n"
         "Test error in % (ours: mean ± std over seeds; paper: Ba et al. 2016, "
-        f"Table 1, the paper's numbers).\n\n{table(results, args.seeds)}\n\n{budget}\n\n"
+        f"Table 1, the paper's numbers).\n\n{paper_table(results, CORES, NAMES, SIZES, PAPER, 'R')}\n\n{budget}\n\n"
         f"Validation error during training at R = 20: ![assoc R=20]({png if args.quick else png.relative_to(ROOT)})",
     )
     write_section(

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import ROOT, run_json, write_section
+from _common import ROOT, paper_table, run_json, write_section
 
 OUT = ROOT / "benchmarks" / "results" / "glimpses"
 MODELS = ["fw", "lstm", "irnn", "convnet"]
@@ -66,15 +65,6 @@ def main() -> None:
     for (model, hidden, _), result in zip(jobs, finished, strict=True):
         results.setdefault((model, hidden), []).append(result)
     dataset = "MNIST" if args.mnist_dir else "scikit-learn digits upscaled to 28×28"
-    lines = ["| model | H=50 ours | H=50 paper | H=100 ours | H=100 paper | H=200 ours | H=200 paper |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for model in MODELS:
-        cells = [NAMES[model]]
-        for i, hidden in enumerate(SIZES):
-            errors = [100 * r["test_error"] for r in results[(model, hidden)]]
-            spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
-            cells += [f"{statistics.mean(errors):.2f}{spread}", f"{PAPER[model][i]:.2f}"]
-        lines.append("| " + " | ".join(cells) + " |")
     caveat = (
         ""
         if args.mnist_dir
@@ -83,7 +73,8 @@ def main() -> None:
     )
     body = (
         f"## Multi-level glimpses (Table 2), {dataset}\n\nTest error in % (ours: mean ± std over seeds 0–"
-        f"{args.seeds - 1}; paper: Ba et al. 2016, Table 2, MNIST — the paper's numbers).\n\n" + "\n".join(lines)
+        f"{args.seeds - 1}; paper: Ba et al. 2016, Table 2, MNIST — the paper's numbers).\n\n"
+        + paper_table(results, MODELS, NAMES, SIZES, PAPER, "H")
         + f"{caveat}\n\n`python benchmarks/glimpse_table.py{' --mnist-dir DIR' if args.mnist_dir else ''} "
         f"--seeds {args.seeds} --epochs {args.epochs:g} --time-limit {args.time_limit:g}` on {os.cpu_count()} CPU "
         f"cores, one torch thread per run, {args.jobs} at a time, Adam lr 1e-3, batch 128; best-on-validation model "

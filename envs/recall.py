@@ -19,6 +19,23 @@ VOCAB = KEYS + VALUES + "?"  # 37 tokens, as in the paper
 SEPARATOR = VOCAB.index("?")
 
 
+def sample_retrieval(rng: np.random.Generator, n: int, num_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` associative-retrieval sequences: tokens (n, 2K+3) and the queried values (n,).
+
+    K distinct letter keys, each followed by a digit value, then "??", then one of the keys.
+    The one definition of the task's format, shared by the env and the supervised data set.
+    """
+    keys = np.argsort(rng.random((n, len(KEYS))), axis=1)[:, :num_pairs]  # distinct letters per row
+    values = rng.integers(len(VALUES), size=(n, num_pairs))
+    query = rng.integers(num_pairs, size=n)
+    tokens = np.empty((n, 2 * num_pairs + 3), np.int64)
+    tokens[:, 0 : 2 * num_pairs : 2] = keys
+    tokens[:, 1 : 2 * num_pairs : 2] = len(KEYS) + values
+    tokens[:, 2 * num_pairs : 2 * num_pairs + 2] = SEPARATOR
+    tokens[:, -1] = keys[np.arange(n), query]
+    return tokens, values[np.arange(n), query]
+
+
 def _timeline_picture(history: list[np.ndarray], length: int, width: int, highlight: int | None) -> np.ndarray:
     """Token-by-time picture: one column per step shown so far, the answer column tinted."""
     grid = np.full((width, length, 3), 24, np.uint8)
@@ -79,12 +96,8 @@ class AssociativeRecallEnv(gym.Env[np.ndarray, np.int64]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        keys = self.np_random.choice(len(KEYS), self.num_pairs, replace=False)
-        values = self.np_random.integers(len(VALUES), size=self.num_pairs)
-        query = int(self.np_random.integers(self.num_pairs))
-        pairs = np.stack([keys, len(KEYS) + values], axis=1).reshape(-1)
-        self.tokens = np.concatenate([pairs, [SEPARATOR, SEPARATOR, keys[query]]]).astype(np.int64)
-        self.answer = int(values[query])
+        tokens, answers = sample_retrieval(self.np_random, 1, self.num_pairs)
+        self.tokens, self.answer = tokens[0], int(answers[0])
         self.t = 0
         self._history = []
         return self._observe(), {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from envs.recall import KEYS, SEPARATOR, VALUES, VOCAB
+from envs.recall import KEYS, VOCAB, sample_retrieval
 
 SPLITS = {"train": 100_000, "valid": 10_000, "test": 20_000}
 # Each split draws from its own seed stream, so the splits are independent and reproducible.
@@ -22,16 +22,7 @@ def generate(n: int, num_pairs: int = 4, seed: int = 0) -> tuple[np.ndarray, np.
     """``n`` sequences: tokens (n, 2K+3) int64 in [0, 37) and targets (n,) int64 in [0, 10)."""
     if not 1 <= num_pairs <= len(KEYS):
         raise ValueError(f"num_pairs must lie in [1, {len(KEYS)}], got {num_pairs}")
-    rng = np.random.default_rng(seed)
-    keys = np.argsort(rng.random((n, len(KEYS))), axis=1)[:, :num_pairs]  # distinct letters per row
-    values = rng.integers(len(VALUES), size=(n, num_pairs))
-    query = rng.integers(num_pairs, size=n)
-    tokens = np.empty((n, 2 * num_pairs + 3), np.int64)
-    tokens[:, 0 : 2 * num_pairs : 2] = keys
-    tokens[:, 1 : 2 * num_pairs : 2] = len(KEYS) + values
-    tokens[:, 2 * num_pairs : 2 * num_pairs + 2] = SEPARATOR
-    tokens[:, -1] = keys[np.arange(n), query]
-    return tokens, values[np.arange(n), query]
+    return sample_retrieval(np.random.default_rng(seed), n, num_pairs)
 
 
 def split(name: str, num_pairs: int = 4, seed: int = 0, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
