@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import torch
+
+from fw_agents.supervised.models import TrainResult, fit
 from fw_agents.training import UsageError
 
 
@@ -17,11 +23,9 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
         return 2
 
 
-def fit_with_progress(model, data: dict, desc: str, **fit_kwargs):
+def fit_with_progress(model: torch.nn.Module, data: dict, desc: str, **fit_kwargs: Any) -> TrainResult:
     """``fw_agents.supervised.models.fit`` with a tqdm bar showing the validation error."""
     from tqdm import tqdm
-
-    from fw_agents.supervised.models import fit
 
     bar = tqdm(total=1, desc=desc, unit="step")
 
@@ -37,10 +41,8 @@ def fit_with_progress(model, data: dict, desc: str, **fit_kwargs):
         bar.close()
 
 
-def write_json(path, figures: dict) -> None:
-    import json
-    from pathlib import Path
-
+def write_json(path: Path, figures: dict) -> None:
+    """Write ``figures`` as indented JSON, creating the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=2))
