@@ -154,6 +154,7 @@ def main() -> None:
         link = png if args.quick else png.relative_to(ROOT)
         body = (f"## Agents experiment: {env}-v0\n\n" + "\n".join(rows) + f"\n\n![catch curves]({link})\n\n"
                 f"`python benchmarks/catch_curves.py --settings {setting} --seeds {args.seeds}"
+                f"{f' --timesteps {args.timesteps}' if args.timesteps else ''}"
                 f"{' --tune' if args.tune else ''}`; seeds {seeds}; {os.cpu_count()} CPU cores, one torch thread "
                 f"per run, {args.jobs} runs at a time; wall clock {(time.time() - start) / 60:.0f} min. "
                 f"Tuned settings: {tuned or 'none (hyperparams.yml defaults)'}.")  # fmt: skip
