@@ -24,7 +24,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,14 +184,22 @@ def env_factory(config: dict[str, Any], **extra: Any) -> partial:
     )
 
 
+def _in_worker(factory: Callable[[], gym.Env]) -> gym.Env:
+    # Ctrl-C reaches the whole process group; the main process decides when to stop and then
+    # closes the workers, so they must not die under it mid-step.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return factory()
+
+
 def make_vec(config: dict[str, Any], n_envs: int, seed: int, monitor_dir: Path | None, vec_env: str) -> VecEnv:
-    cls = SubprocVecEnv if vec_env == "subproc" and n_envs > 1 else DummyVecEnv
+    subproc = vec_env == "subproc" and n_envs > 1
+    factory = env_factory(config)
     return make_vec_env(
-        env_factory(config),
+        partial(_in_worker, factory) if subproc else factory,
         n_envs=n_envs,
         seed=seed,
         monitor_dir=str(monitor_dir) if monitor_dir else None,
-        vec_env_cls=cls,
+        vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
     )
 
 
@@ -237,6 +247,45 @@ class CheckpointEvery(BaseCallback):
             save_checkpoint(self.model, self.run_dir)
             self.next_save += self.save_freq
         return True
+
+
+class StopOnInterrupt(BaseCallback):
+    """Turns the first Ctrl-C into a clean stop at the next env step; a second Ctrl-C interrupts at once.
+
+    While active, SIGINT only sets ``requested``, so the interrupt can neither land inside a C
+    callback that swallows it (numba compiling a kernel, for one) nor in the middle of an update.
+    Only the main thread can own the handler; elsewhere (e.g. a Ray worker) nothing changes.
+    """
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        super().__init__()
+        self.log = log
+        self.requested = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _restore(self) -> None:
+        if self._installed:
+            previous = self._previous if self._previous is not None else signal.default_int_handler
+            signal.signal(signal.SIGINT, previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self._restore()  # the next Ctrl-C acts at once
+        self.log("Ctrl-C: stopping after the current step (press again to stop now)")
+
+    def __enter__(self) -> StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+    def _on_step(self) -> bool:
+        return not self.requested
 
 
 class SaveBest(BaseCallback):
@@ -432,15 +481,19 @@ def train(
         model = build_model(config, env, run_dir)
     cbs, eval_env = callbacks(config, run_dir)
     remaining = config["n_timesteps"] - model.num_timesteps
+    stop = StopOnInterrupt(log)
     try:
-        if remaining > 0:
-            model.learn(
-                remaining,
-                callback=cbs,
-                progress_bar=progress_bar,
-                reset_num_timesteps=resume_from is None,
-                tb_log_name="ppo",
-            )
+        with stop:
+            if remaining > 0:
+                model.learn(
+                    remaining,
+                    callback=CallbackList([stop, cbs]),
+                    progress_bar=progress_bar,
+                    reset_num_timesteps=resume_from is None,
+                    tb_log_name="ppo",
+                )
+        if stop.requested:
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         path = save_checkpoint(model, run_dir)
         log(f"interrupted at {model.num_timesteps} steps; checkpoint saved to {path}")

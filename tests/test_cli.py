@@ -15,6 +15,7 @@ import pytest
 import yaml
 from sb3_contrib import RecurrentPPO
 
+from fw_agents.training import StopOnInterrupt
 from train import evaluate, ppo, video
 from train._cli import run_cli
 
@@ -90,16 +91,17 @@ def test_resume_keeps_the_step_count(tmp_path):
     assert (run / "checkpoints" / "ckpt_256.zip").exists()
 
 
-def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path):
+@pytest.mark.parametrize("vec_env", ["dummy", "subproc"])
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, vec_env):
     cmd = [sys.executable, "-m", "train.ppo", "--env", "MemoryCatch", "--timesteps", "10000000",
            "--log-folder", str(tmp_path), "--run-name", "long", "--save-freq", "10000000",
-           "--eval-freq", "10000000", *TINY]  # fmt: skip
+           "--eval-freq", "10000000", "--vec-env", vec_env, *TINY]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = tmp_path / "long"
     deadline = time.time() + 120
     while not (run / "tb").exists() and time.time() < deadline:
         time.sleep(0.5)
-    time.sleep(3)  # let it train a little
+    time.sleep(1)  # the signal may land anywhere, even while numba compiles a kernel
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -113,6 +115,20 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path):
     argv = ["--resume", str(run), "--timesteps", str(steps + 64), "--no-progress-bar"]
     assert run_cli(ppo.main, argv) == 0
     assert RecurrentPPO.load(run / "model.zip").num_timesteps >= steps + 64
+
+
+def test_first_ctrl_c_requests_a_stop_and_the_second_interrupts():
+    stop = StopOnInterrupt(log=lambda message: None)
+    before = signal.getsignal(signal.SIGINT)
+    with stop:
+        assert stop._on_step()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the handler runs at the next bytecode boundary
+        assert stop.requested and not stop._on_step()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_subproc_vec_env_and_gym_packages(tmp_path):
