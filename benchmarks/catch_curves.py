@@ -8,9 +8,15 @@
 Identical PPO settings for every core (``train/hyperparams.yml``); hidden sizes chosen so the
 cores have about the same number of recurrent parameters as the fast-weight core at H = 64
 (``matched_hidden``). Seeds 0, 1, 2 are reported; evaluation uses held-out env seeds
-(seed + 10,000), 200 episodes every 25,000 steps. ``--tune`` gives every core the same small
-budget on seed 100 (not reported): learning rates lin_0.001 / lin_0.002 / lin_0.003, and for
-fast weights also decay 0.9 / 0.95; the best final catch rate picks each core's setting.
+(seed + 10,000), 200 episodes every 25,000 steps. Budgets: 600k env steps per run on 16×16,
+1M on 24×24 (``--timesteps`` overrides both).
+
+``--tune`` first gives every core the same budget of six 300k-step runs on the 16×16 game,
+seed 100 (not reported): fast weights try learning rates lin_0.001 / 0.002 / 0.003 × decay
+0.9 / 0.95, the other cores six learning rates from lin_0.0005 to lin_0.004. The best mean
+catch rate over the last three evaluations picks each core's setting, used on both game
+sizes; without ``--tune`` the last tuning result (``runs/catch_curves/tuned.yml``) is reused
+if there is one, else the defaults.
 
 Writes run folders under ``runs/catch_curves/``, ``benchmarks/results/catch_<setting>.png``
 (mean and min–max band per core, oracle and memoryless references) and a table in
@@ -34,7 +40,11 @@ from fw_agents.plotting import load_curve, plot_curves
 from fw_agents.sweep import expand, run_local
 
 CORES = ["fw", "lstm", "irnn", "gru"]
-SETTINGS = {"16": ("MemoryCatch", 1_000_000), "24": ("MemoryCatch-24", 3_000_000)}
+SETTINGS = {"16": ("MemoryCatch", 600_000), "24": ("MemoryCatch-24", 1_000_000)}
+TUNE_SEED = 100
+QUICK_TIMESTEPS = 4096
+TUNE_LRS_FW = ["lin_0.001", "lin_0.002", "lin_0.003"]
+TUNE_LRS = ["lin_0.0005", "lin_0.001", "lin_0.0015", "lin_0.002", "lin_0.003", "lin_0.004"]
 REFERENCES = {"16": {"oracle (perfect memory)": 1.0, "memoryless": 0.435},
               "24": {"oracle (perfect memory)": 1.0, "memoryless": 0.455}}  # fmt: skip
 THRESHOLDS = (0.5, 0.8, 0.95)
@@ -59,62 +69,75 @@ def steps_to(curve_steps: np.ndarray, values: np.ndarray, threshold: float) -> f
     return float(curve_steps[reached[0]]) if reached.size else None
 
 
-def hidden_for(core: str, setting: str, tuned: dict) -> int:
-    """The tuned hidden size, else the parameter-matched one."""
-    chosen = (tuned.get(core) or {}).get("policy_kwargs", {}).get("lstm_hidden_size")
-    return chosen or matched_hidden(core, INPUT_SIZE[setting])
-
-
-def table_row(core: str, setting: str, members: list, runs: list[Path], tuned: dict) -> str:
+def table_row(core: str, setting: str, members: list, runs: list[Path], choice: str) -> str:
     cells = []
     for threshold in THRESHOLDS:
         hits = [s for c in members if (s := steps_to(c.steps, c.values, threshold)) is not None]
         cells.append(f"{statistics.mean(hits):,.0f} ({len(hits)}/{len(members)})" if hits else f"— (0/{len(members)})")
     finals = [float(c.values[-1]) for c in members]
     minutes = statistics.mean(yaml.safe_load((r / "summary.json").read_text())["wall_seconds"] for r in runs) / 60
-    hidden = hidden_for(core, setting, tuned)
+    hidden = matched_hidden(core, INPUT_SIZE[setting])
     params = core_parameters(core, hidden, INPUT_SIZE[setting])
     final = f"{statistics.mean(finals):.3f} ± {statistics.pstdev(finals):.3f}"
-    return f"| {core} | {hidden} | {params:,} | {' | '.join(cells)} | {final} | {minutes:.1f} min |"
+    return f"| {core} | {choice} | {hidden} | {params:,} | {' | '.join(cells)} | {final} | {minutes:.1f} min |"
 
 
-def sweep_config(setting: str, cores: list[str], seeds: list[int], folder: Path, args: argparse.Namespace,
-                 variants: dict | None = None) -> dict:  # fmt: skip
-    env, budget = SETTINGS[setting]
-    config = {"envs": [env], "cores": cores, "seeds": seeds, "timesteps": args.timesteps or budget,
-              "log_folder": str(folder), "jobs": args.jobs, "threads": 1,
-              "extra_args": ["--eval-freq", "25000"]}  # fmt: skip
-    if variants:
-        config["variants"] = variants
+def sweep_config(env: str, core: str, seeds: list[int], timesteps: int, folder: Path, variants: dict,
+                 args: argparse.Namespace) -> dict:  # fmt: skip
+    config = {"envs": [env], "cores": [core], "seeds": seeds, "timesteps": timesteps, "log_folder": str(folder),
+              "threads": 1, "extra_args": ["--eval-freq", "25000"], "variants": variants}  # fmt: skip
     if args.quick:
-        config["timesteps"] = 4096
         config["extra_args"] = ["--eval-freq", "2048", "--n-envs", "4", "--hyperparams", "n_steps:64",
                                 "batch_size:128", "n_epochs:2", "eval_episodes:10"]  # fmt: skip
     return config
 
 
-def tune(setting: str, folder: Path, args: argparse.Namespace) -> dict[str, dict]:
-    """Equal budget per core on seed 100; returns each core's best overrides."""
-    lrs = ["lin_0.001", "lin_0.002", "lin_0.003"]
+def tuning_grid(core: str) -> dict[str, dict]:
+    """Six runs per core: three learning rates × decay 0.9 / 0.95 for fast weights, six learning rates otherwise."""
+    if core == "fw":
+        return {f"{lr}_d{decay}": {"learning_rate": lr, "policy_kwargs": {"decay": decay}}
+                for lr in TUNE_LRS_FW for decay in (0.9, 0.95)}  # fmt: skip
+    return {lr: {"learning_rate": lr} for lr in TUNE_LRS}
+
+
+def with_hidden(overrides: dict, core: str, setting: str) -> dict:
+    """``overrides`` plus the parameter-matched hidden size of ``core`` at ``setting``."""
+    policy_kwargs = {
+        **overrides.get("policy_kwargs", {}),
+        "lstm_hidden_size": matched_hidden(core, INPUT_SIZE[setting]),
+    }
+    return {**overrides, "policy_kwargs": policy_kwargs}
+
+
+def tune(folder: Path, args: argparse.Namespace) -> dict[str, str]:
+    """The equal tuning budget on seed 100 of the 16×16 game; returns each core's best variant name."""
     best = {}
     for core in CORES:
-        hidden = matched_hidden(core, INPUT_SIZE[setting])
-        variants = {}
-        for lr in lrs:
-            decays = [0.9, 0.95] if core == "fw" else [None]
-            for decay in decays:
-                pk = {"lstm_hidden_size": hidden, **({"decay": decay} if decay else {})}
-                variants[f"{lr}" + (f"_d{decay}" if decay else "")] = {"learning_rate": lr, "policy_kwargs": pk}
-        config = sweep_config(setting, [core], [100], folder / "tune", args, variants)
+        grid = {name: with_hidden(overrides, core, "16") for name, overrides in tuning_grid(core).items()}
+        config = sweep_config(SETTINGS["16"][0], core, [TUNE_SEED], args.tune_timesteps, folder, grid, args)
         run_local(expand(config), args.jobs)
-        finals = {}
-        for name in variants:
-            run = folder / "tune" / f"{SETTINGS[setting][0]}_{core}_{name}_seed100"
-            finals[name] = float(load_curve(run).values[-3:].mean())
-        choice = max(finals, key=finals.get)
-        best[core] = variants[choice]
-        print(f"tuned {core} on {setting}: {choice} ({finals})", flush=True)
+        finals = {name: tuning_score(folder, core, name) for name in grid}
+        best[core] = max(finals, key=finals.get)
+        print(f"tuned {core}: {best[core]} (mean of the last 3 evaluations: {finals})", flush=True)
     return best
+
+
+def tuning_score(folder: Path, core: str, name: str) -> float:
+    """Mean catch rate of a tuning run's last three evaluations."""
+    return float(load_curve(folder / f"{SETTINGS['16'][0]}_{core}_{name}_seed{TUNE_SEED}").values[-3:].mean())
+
+
+def tuning_table(folder: Path, best: dict[str, str], timesteps: int) -> str:
+    rows = ["| core | setting tried | final catch (seed 100) | chosen |", "|---|---|---|---|"]
+    for core in CORES:
+        for name in tuning_grid(core):
+            score = tuning_score(folder, core, name)
+            rows.append(f"| {core} | {name} | {score:.3f} | {'✓' if best[core] == name else ''} |")
+    return (f"## Agents experiment: the equal tuning budget\n\nSix runs per core on seed {TUNE_SEED} (not reported "
+            f"below), {timesteps:,} env steps each, MemoryCatch-v0 (16×16, M = 3), parameter-matched hidden sizes; "
+            "score = mean catch rate of the last three evaluations (200 held-out episodes each). The chosen setting "
+            "is used for both game sizes.\n\n" + "\n".join(rows) +
+            f"\n\n`python benchmarks/catch_curves.py --tune --tune-timesteps {timesteps} ...`")  # fmt: skip
 
 
 def main() -> None:
@@ -124,44 +147,59 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, help="override each setting's budget")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--tune", action="store_true", help="run the equal tuning budget first")
+    parser.add_argument("--tune-timesteps", type=int, default=300_000, help="env steps per tuning run")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.timesteps = args.tune_timesteps = QUICK_TIMESTEPS
     folder = ROOT / "runs" / ("catch_curves_quick" if args.quick else "catch_curves")
     out_dir = folder if args.quick else ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = list(range(1 if args.quick else args.seeds))
+    tuned_path = folder / "tuned.yml"
+    if args.tune:
+        tune_folder = folder / f"tune_steps{args.tune_timesteps}"
+        best = tune(tune_folder, args)
+        tuned_path.write_text(yaml.safe_dump({"tune_timesteps": args.tune_timesteps, "choice": best}))
+        report(tuning_table(tune_folder, best, args.tune_timesteps), "catch-tuning", args.quick)
+    choice = yaml.safe_load(tuned_path.read_text())["choice"] if tuned_path.exists() else {}
     for setting in args.settings:
-        env, _ = SETTINGS[setting]
-        tuned_path = folder / f"tuned_{setting}.yml"
-        if args.tune:
-            tuned_path.parent.mkdir(parents=True, exist_ok=True)
-            tuned_path.write_text(yaml.safe_dump(tune(setting, folder, args)))
-        tuned = yaml.safe_load(tuned_path.read_text()) if tuned_path.exists() else {}
+        env, budget = SETTINGS[setting]
+        budget = args.timesteps or budget
         start = time.time()
-        overrides = {core: tuned.get(core) or {"policy_kwargs": {"lstm_hidden_size": hidden_for(core, setting, {})}}
-                     for core in CORES}  # fmt: skip
-        jobs = [job for core in CORES for job in expand(sweep_config(setting, [core], seeds, folder, args,
-                                                                     {"main": overrides[core]}))]  # fmt: skip
+        runs_folder = folder / f"steps{budget}"
+        names = {core: choice.get(core, "default") for core in CORES}
+        jobs = []
+        for core in CORES:
+            overrides = tuning_grid(core).get(names[core], {})
+            variants = {names[core]: with_hidden(overrides, core, setting)}
+            jobs += expand(sweep_config(env, core, seeds, budget, runs_folder, variants, args))
         run_local(jobs, args.jobs)
-        runs = {core: [folder / f"{env}_{core}_main_seed{s}" for s in seeds] for core in CORES}
+        runs = {core: [runs_folder / f"{env}_{core}_{names[core]}_seed{s}" for s in seeds] for core in CORES}
         curves = [load_curve(run) for core in CORES for run in runs[core]]
         png = plot_curves(curves, out_dir / f"catch_{setting}.png", title=f"{env}-v0: catch rate (held-out seeds)",
                           references=REFERENCES[setting])  # fmt: skip
         header = " | ".join(f"steps to {int(100 * t)}%" for t in THRESHOLDS)
-        rows = [f"| core | hidden | params | {header} | final catch | wall-clock per run |",
-                "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        rows += [table_row(core, setting, [c for c in curves if c.group == core], runs[core], tuned) for core in CORES]
+        rows = [f"| core | setting | hidden | params | {header} | final catch | wall-clock per run |",
+                "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        rows += [table_row(core, setting, [c for c in curves if c.group == core], runs[core], names[core])
+                 for core in CORES]  # fmt: skip
         link = png if args.quick else png.relative_to(ROOT)
+        tuned_note = "from the equal tuning budget (table above)" if choice else "none (hyperparams.yml defaults)"
         body = (f"## Agents experiment: {env}-v0\n\n" + "\n".join(rows) + f"\n\n![catch curves]({link})\n\n"
                 f"`python benchmarks/catch_curves.py --settings {setting} --seeds {args.seeds}"
-                f"{f' --timesteps {args.timesteps}' if args.timesteps else ''}"
-                f"{' --tune' if args.tune else ''}`; seeds {seeds}; {os.cpu_count()} CPU cores, one torch thread "
-                f"per run, {args.jobs} runs at a time; wall clock {(time.time() - start) / 60:.0f} min. "
-                f"Tuned settings: {tuned or 'none (hyperparams.yml defaults)'}.")  # fmt: skip
-        if args.quick:
-            print(body)
-        else:
-            write_section(f"catch-{setting}", body)
+                f"{f' --timesteps {args.timesteps}' if args.timesteps else ''}`; seeds {seeds}; {budget:,} env steps "
+                f"per run; {os.cpu_count()} CPU cores, one torch thread per run, {args.jobs} runs at a time; "
+                f"wall clock {(time.time() - start) / 60:.0f} min. Tuned settings: {tuned_note}.")  # fmt: skip
+        report(body, f"catch-{setting}", args.quick)
+
+
+def report(body: str, section: str, quick: bool) -> None:
+    """Print in ``--quick`` mode (a pipeline check), else write the RESULTS.md section."""
+    if quick:
+        print(body)
+    else:
+        write_section(section, body)
 
 
 if __name__ == "__main__":
