@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = sorted(p for p in (Path(__file__).resolve().parent.parent / "benchmarks").glob("*.py")
@@ -22,3 +23,35 @@ def test_benchmark_answers_help(script):
     result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "usage" in result.stdout
+
+
+@pytest.fixture
+def catch_curves(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS[0].parent))
+    import catch_curves
+
+    return catch_curves
+
+
+def test_catch_curves_gives_every_core_the_same_tuning_budget(catch_curves):
+    grids = {core: catch_curves.tuning_grid(core) for core in catch_curves.CORES}
+    assert {len(grid) for grid in grids.values()} == {6}
+    assert all("learning_rate" in overrides for grid in grids.values() for overrides in grid.values())
+
+
+@pytest.mark.parametrize("setting", ["16", "24"])
+def test_catch_curves_matches_recurrent_parameters(catch_curves, setting):
+    inputs = catch_curves.INPUT_SIZE[setting]
+    target = catch_curves.core_parameters("fw", 64, inputs)
+    for core in catch_curves.CORES:
+        params = catch_curves.core_parameters(core, catch_curves.matched_hidden(core, inputs), inputs)
+        assert abs(params - target) / target < 0.05, core
+    overrides = catch_curves.with_hidden({"policy_kwargs": {"fast_lr": 0.1}}, "lstm", setting)
+    hidden = catch_curves.matched_hidden("lstm", inputs)
+    assert overrides["policy_kwargs"] == {"fast_lr": 0.1, "lstm_hidden_size": hidden}
+
+
+def test_catch_curves_steps_to_threshold(catch_curves):
+    steps, values = np.array([0, 10, 20, 30]), np.array([0.1, 0.6, 0.4, 0.9])
+    assert catch_curves.steps_to(steps, values, 0.5) == 10
+    assert catch_curves.steps_to(steps, values, 0.95) is None
