@@ -3,6 +3,7 @@
     python benchmarks/catch_curves.py                  # both paper settings, 4 cores, 3 seeds
     python benchmarks/catch_curves.py --settings 16    # only 16×16 with 3 visible frames
     python benchmarks/catch_curves.py --tune           # first the equal tuning budget (seed 100)
+    python benchmarks/catch_curves.py --ablation --seeds 2   # fast-weight variants (η, W init), 16×16
     python benchmarks/catch_curves.py --quick          # pipeline check, a few minutes
 
 Identical PPO settings for every core (``train/hyperparams.yml``); hidden sizes chosen so the
@@ -80,7 +81,7 @@ def table_row(core: str, setting: str, members: list, runs: list[Path], choice: 
     cells = []
     for threshold in THRESHOLDS:  # per seed, in thousands of env steps; — = not reached
         hits = [steps_to(c.steps, c.values, threshold) for c in members]
-        cells.append(", ".join("—" if hit is None else f"{hit / 1000:.0f}k" for hit in hits))
+        cells.append(", ".join(_k(hit) for hit in hits))
     finals = [float(c.values[-1]) for c in members]
     minutes = run_minutes(runs) / len(runs)
     hidden = matched_hidden(core, INPUT_SIZE[setting])
@@ -149,6 +150,41 @@ def tuning_table(folder: Path, best: dict[str, str], timesteps: int) -> str:
             f"\n\n`python benchmarks/catch_curves.py --tune --tune-timesteps {timesteps} ...`")  # fmt: skip
 
 
+ABLATION = {  # name: (η, W initial scale); decay 0.95, S = 1, LN on, as the fast-weight core's defaults
+    "eta0.5_W0.05": (0.5, 0.05),
+    "eta0.02_W0.05": (0.02, 0.05),
+    "eta0_W0.05": (0.0, 0.05),
+    "eta0_W1": (0.0, 1.0),
+    "eta0.02_W1": (0.02, 1.0),
+}
+
+
+def ablation(folder: Path, choice: dict[str, str], seeds: list[int], args: argparse.Namespace) -> str:
+    """Fast-weight variants on 16×16 at the tuned learning rate: which part slows learning down?"""
+    lr = tuning_grid("fw").get(choice.get("fw", ""), {}).get("learning_rate", "lin_0.002")
+    variants = {name: with_hidden({"learning_rate": lr, "policy_kwargs": {"fast_lr": eta, "core_kwargs": {
+        "recurrent_init_scale": scale}}}, "fw", "16") for name, (eta, scale) in ABLATION.items()}  # fmt: skip
+    env = SETTINGS["16"][0]
+    run_local(expand(sweep_config(env, "fw", seeds, args.ablation_timesteps, folder, variants, args)), args.jobs)
+    header = " | ".join(f"steps to {int(100 * t)}% (per seed)" for t in THRESHOLDS)
+    rows = [f"| η | W(0) | {header} | catch at the end (per seed) |", "|---|---|---|---|---|---|"]
+    for name, (eta, scale) in ABLATION.items():
+        curves = [load_curve(folder / f"{env}_fw_{name}_seed{s}") for s in seeds]
+        cells = [", ".join(_k(steps_to(c.steps, c.values, t)) for c in curves) for t in THRESHOLDS]
+        finals = ", ".join(f"{c.values[-1]:.2f}" for c in curves)
+        rows.append(f"| {eta} | {scale}·I | {' | '.join(cells)} | {finals} |")
+    return (f"## Agents experiment: what slows the fast-weight agent down?\n\nThe fast-weight core on "
+            f"{env}-v0 with its memory (η) and its slow recurrent initialisation W(0) varied; learning rate {lr} "
+            f"(the tuned one), H = 64, decay 0.95, seeds {seeds}, {args.ablation_timesteps:,} env steps per run. "
+            "η = 0 leaves a layer-normalised ReLU RNN.\n\n" + "\n".join(rows) +
+            f"\n\n`python benchmarks/catch_curves.py --ablation --ablation-timesteps {args.ablation_timesteps} "
+            f"--seeds {len(seeds)}`")  # fmt: skip
+
+
+def _k(steps: float | None) -> str:
+    return "—" if steps is None else f"{steps / 1000:.0f}k"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
@@ -157,10 +193,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--tune", action="store_true", help="run the equal tuning budget first")
     parser.add_argument("--tune-timesteps", type=int, default=300_000, help="env steps per tuning run")
+    parser.add_argument("--ablation", action="store_true", help="only the fast-weight ablation (after tuning)")
+    parser.add_argument("--ablation-timesteps", type=int, default=300_000, help="env steps per ablation run")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.timesteps = args.tune_timesteps = QUICK_TIMESTEPS
+        args.timesteps = args.tune_timesteps = args.ablation_timesteps = QUICK_TIMESTEPS
     folder = ROOT / "runs" / ("catch_curves_quick" if args.quick else "catch_curves")
     out_dir = folder if args.quick else ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -172,6 +210,10 @@ def main() -> None:
         tuned_path.write_text(yaml.safe_dump({"tune_timesteps": args.tune_timesteps, "choice": best}))
         report(tuning_table(tune_folder, best, args.tune_timesteps), "catch-tuning", args.quick)
     choice = yaml.safe_load(tuned_path.read_text())["choice"] if tuned_path.exists() else {}
+    if args.ablation:
+        ablation_folder = folder / f"ablation_steps{args.ablation_timesteps}"
+        report(ablation(ablation_folder, choice, seeds, args), "catch-ablation", args.quick)
+        return
     for setting in args.settings:
         env, budget = SETTINGS[setting]
         budget = args.timesteps or budget
