@@ -3,6 +3,7 @@
     python benchmarks/catch_curves.py                  # both paper settings, 4 cores, 3 seeds
     python benchmarks/catch_curves.py --settings 16    # only 16×16 with 3 visible frames
     python benchmarks/catch_curves.py --tune           # first the equal tuning budget (seed 100)
+    python benchmarks/catch_curves.py --defaults       # every core untuned (hyperparams.yml), for contrast
     python benchmarks/catch_curves.py --ablation --seeds 2   # fast-weight variants (η, W init), 16×16
     python benchmarks/catch_curves.py --quick          # pipeline check, a few minutes
 
@@ -193,6 +194,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--tune", action="store_true", help="run the equal tuning budget first")
     parser.add_argument("--tune-timesteps", type=int, default=300_000, help="env steps per tuning run")
+    parser.add_argument("--defaults", action="store_true", help="every core with hyperparams.yml's settings, untuned")
     parser.add_argument("--ablation", action="store_true", help="only the fast-weight ablation (after tuning)")
     parser.add_argument("--ablation-timesteps", type=int, default=300_000, help="env steps per ablation run")
     parser.add_argument("--quick", action="store_true")
@@ -209,7 +211,8 @@ def main() -> None:
         best = tune(tune_folder, args)
         tuned_path.write_text(yaml.safe_dump({"tune_timesteps": args.tune_timesteps, "choice": best}))
         report(tuning_table(tune_folder, best, args.tune_timesteps), "catch-tuning", args.quick)
-    choice = yaml.safe_load(tuned_path.read_text())["choice"] if tuned_path.exists() else {}
+    choice = yaml.safe_load(tuned_path.read_text())["choice"] if tuned_path.exists() and not args.defaults else {}
+    suffix = "_defaults" if args.defaults else ""
     if args.ablation:
         ablation_folder = folder / f"ablation_steps{args.ablation_timesteps}"
         report(ablation(ablation_folder, choice, seeds, args), "catch-ablation", args.quick)
@@ -227,8 +230,8 @@ def main() -> None:
         run_local(jobs, args.jobs)
         runs = {core: [runs_folder / f"{env}_{core}_{names[core]}_seed{s}" for s in seeds] for core in CORES}
         curves = [load_curve(run) for core in CORES for run in runs[core]]
-        png = plot_curves(curves, out_dir / f"catch_{setting}.png", title=f"{env}-v0: catch rate (held-out seeds)",
-                          references=REFERENCES[setting])  # fmt: skip
+        title = f"{env}-v0: catch rate (held-out seeds){', untuned' if args.defaults else ''}"
+        png = plot_curves(curves, out_dir / f"catch_{setting}{suffix}.png", title=title, references=REFERENCES[setting])
         header = " | ".join(f"steps to {int(100 * t)}% (per seed)" for t in THRESHOLDS)
         rows = [f"| core | setting | hidden | params | {header} | final catch | wall-clock per run |",
                 "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -236,13 +239,15 @@ def main() -> None:
                  for core in CORES]  # fmt: skip
         link = png if args.quick else png.relative_to(ROOT)
         tuned_note = "from the equal tuning budget (table above)" if choice else "none (hyperparams.yml defaults)"
-        body = (f"## Agents experiment: {env}-v0\n\n" + "\n".join(rows) + f"\n\n![catch curves]({link})\n\n"
+        body = (f"## Agents experiment: {title.split(':')[0]}{', untuned' if args.defaults else ''}\n\n"
+                + "\n".join(rows) + f"\n\n![catch curves]({link})\n\n"
                 f"`python benchmarks/catch_curves.py --settings {setting} --seeds {args.seeds}"
-                f"{f' --timesteps {args.timesteps}' if args.timesteps else ''}`; seeds {seeds}; {budget:,} env steps "
+                f"{f' --timesteps {args.timesteps}' if args.timesteps else ''}"
+                f"{' --defaults' if args.defaults else ''}`; seeds {seeds}; {budget:,} env steps "
                 f"per run; {os.cpu_count()} CPU cores, one torch thread per run, {args.jobs} runs at a time; "
                 f"{run_minutes([r for core in CORES for r in runs[core]]):.0f} run-minutes in all. "
                 f"Tuned settings: {tuned_note}.")  # fmt: skip
-        report(body, f"catch-{setting}", args.quick)
+        report(body, f"catch-{setting}{suffix.replace('_', '-')}", args.quick)
 
 
 def report(body: str, section: str, quick: bool) -> None:
