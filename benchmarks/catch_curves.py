@@ -45,6 +45,7 @@ from fw_agents.sweep import expand, run_local
 CORES = ["fw", "lstm", "irnn", "gru"]
 SETTINGS = {"16": ("MemoryCatch", 600_000), "24": ("MemoryCatch-24", 1_000_000)}
 TUNE_SEED = 100
+TUNE_TIMESTEPS = 300_000
 QUICK_TIMESTEPS = 4096
 TUNE_LRS_FW = ["lin_0.002", "lin_0.003"]
 TUNE_ETAS = [0.5, 0.1, 0.02]
@@ -138,7 +139,7 @@ def tuning_score(folder: Path, core: str, name: str) -> float:
     return float(load_curve(folder / f"{SETTINGS['16'][0]}_{core}_{name}_seed{TUNE_SEED}").values[-3:].mean())
 
 
-def tuning_table(folder: Path, best: dict[str, str], timesteps: int) -> str:
+def tuning_table(folder: Path, best: dict[str, str], timesteps: int, command: str, jobs: int) -> str:
     rows = ["| core | setting tried | final catch (seed 100) | chosen |", "|---|---|---|---|"]
     for core in CORES:
         for name in tuning_grid(core):
@@ -148,7 +149,7 @@ def tuning_table(folder: Path, best: dict[str, str], timesteps: int) -> str:
             f"below), {timesteps:,} env steps each, MemoryCatch-v0 (16×16, M = 3), parameter-matched hidden sizes; "
             "score = mean catch rate of the last three evaluations (200 held-out episodes each). The chosen setting "
             "is used for both game sizes.\n\n" + "\n".join(rows) +
-            f"\n\n`python benchmarks/catch_curves.py --tune --tune-timesteps {timesteps} ...`")  # fmt: skip
+            f"\n\n`{command}` (tunes, then runs the settings below); {jobs} runs at a time.")  # fmt: skip
 
 
 ABLATION = {  # name: (η, W initial scale); decay 0.95, S = 1, LN on, as the fast-weight core's defaults
@@ -193,7 +194,7 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, help="override each setting's budget")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--tune", action="store_true", help="run the equal tuning budget first")
-    parser.add_argument("--tune-timesteps", type=int, default=300_000, help="env steps per tuning run")
+    parser.add_argument("--tune-timesteps", type=int, default=TUNE_TIMESTEPS, help="env steps per tuning run")
     parser.add_argument("--defaults", action="store_true", help="every core with hyperparams.yml's settings, untuned")
     parser.add_argument("--ablation", action="store_true", help="only the fast-weight ablation (after tuning)")
     parser.add_argument("--ablation-timesteps", type=int, default=300_000, help="env steps per ablation run")
@@ -210,7 +211,10 @@ def main() -> None:
         tune_folder = folder / f"tune_steps{args.tune_timesteps}"
         best = tune(tune_folder, args)
         tuned_path.write_text(yaml.safe_dump({"tune_timesteps": args.tune_timesteps, "choice": best}))
-        report(tuning_table(tune_folder, best, args.tune_timesteps), "catch-tuning", args.quick)
+        command = "python benchmarks/catch_curves.py --tune"
+        if args.tune_timesteps != TUNE_TIMESTEPS:
+            command += f" --tune-timesteps {args.tune_timesteps}"
+        report(tuning_table(tune_folder, best, args.tune_timesteps, command, args.jobs), "catch-tuning", args.quick)
     choice = yaml.safe_load(tuned_path.read_text())["choice"] if tuned_path.exists() and not args.defaults else {}
     suffix = "_defaults" if args.defaults else ""
     if args.ablation:
