@@ -5,7 +5,8 @@
     python -m train.ppo --env MiniGrid-MemoryS7-v0 --hyperparams learning_rate:0.0003 policy_kwargs.decay:0.9
     python -m train.ppo --resume runs/MemoryCatch-v0_fw_seed0
 
-Ctrl-C saves a checkpoint (exit code 130); --resume continues from the latest checkpoint.
+Ctrl-C stops at the next env step (twice: at once), saves a checkpoint (exit code 130);
+--resume continues from the latest checkpoint.
 """
 
 from __future__ import annotations
