@@ -155,9 +155,11 @@ def tuning_table(folder: Path, best: dict[str, str], timesteps: int, command: st
 ABLATION = {  # name: (η, W initial scale); decay 0.95, S = 1, LN on, as the fast-weight core's defaults
     "eta0.5_W0.05": (0.5, 0.05),
     "eta0.02_W0.05": (0.02, 0.05),
+    "eta0.005_W0.05": (0.005, 0.05),
     "eta0_W0.05": (0.0, 0.05),
     "eta0_W1": (0.0, 1.0),
     "eta0.02_W1": (0.02, 1.0),
+    "eta0.005_W1": (0.005, 1.0),
 }
 
 
