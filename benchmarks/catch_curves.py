@@ -53,6 +53,7 @@ TUNE_LRS = ["lin_0.0005", "lin_0.001", "lin_0.0015", "lin_0.002", "lin_0.003", "
 REFERENCES = {"16": {"oracle (perfect memory)": 1.0, "memoryless": 0.435},
               "24": {"oracle (perfect memory)": 1.0, "memoryless": 0.455}}  # fmt: skip
 THRESHOLDS = (0.5, 0.8, 0.95)
+THRESHOLD_HEADER = " | ".join(f"steps to {int(100 * t)}% (per seed)" for t in THRESHOLDS)
 INPUT_SIZE = {"16": 256, "24": 576}
 
 
@@ -79,11 +80,13 @@ def run_minutes(runs: list[Path]) -> float:
     return sum(json.loads((run / "summary.json").read_text())["wall_seconds"] for run in runs) / 60
 
 
+def threshold_cells(curves: list) -> list[str]:
+    """Per threshold, each curve's env steps to reach it, in thousands (— = not reached)."""
+    return [", ".join(_k(steps_to(c.steps, c.values, t)) for c in curves) for t in THRESHOLDS]
+
+
 def table_row(core: str, setting: str, members: list, runs: list[Path], choice: str) -> str:
-    cells = []
-    for threshold in THRESHOLDS:  # per seed, in thousands of env steps; — = not reached
-        hits = [steps_to(c.steps, c.values, threshold) for c in members]
-        cells.append(", ".join(_k(hit) for hit in hits))
+    cells = threshold_cells(members)
     finals = [float(c.values[-1]) for c in members]
     minutes = run_minutes(runs) / len(runs)
     hidden = matched_hidden(core, INPUT_SIZE[setting])
@@ -121,17 +124,21 @@ def with_hidden(overrides: dict, core: str, setting: str) -> dict:
     return {**overrides, "policy_kwargs": policy_kwargs}
 
 
-def tune(folder: Path, args: argparse.Namespace) -> dict[str, str]:
-    """The equal tuning budget on seed 100 of the 16×16 game; returns each core's best variant name."""
-    best = {}
+def tune(folder: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """The equal tuning budget on seed 100 of the 16×16 game; returns each core's score per variant."""
+    scores = {}
     for core in CORES:
         grid = {name: with_hidden(overrides, core, "16") for name, overrides in tuning_grid(core).items()}
         config = sweep_config(SETTINGS["16"][0], core, [TUNE_SEED], args.tune_timesteps, folder, grid, args)
         run_local(expand(config), args.jobs)
-        finals = {name: tuning_score(folder, core, name) for name in grid}
-        best[core] = max(finals, key=finals.get)
-        print(f"tuned {core}: {best[core]} (mean of the last 3 evaluations: {finals})", flush=True)
-    return best
+        scores[core] = {name: tuning_score(folder, core, name) for name in grid}
+        print(f"tuned {core}: {best_variant(scores[core])} (mean of the last 3 evaluations: {scores[core]})",
+              flush=True)  # fmt: skip
+    return scores
+
+
+def best_variant(scores: dict[str, float]) -> str:
+    return max(scores, key=scores.get)
 
 
 def tuning_score(folder: Path, core: str, name: str) -> float:
@@ -139,12 +146,11 @@ def tuning_score(folder: Path, core: str, name: str) -> float:
     return float(load_curve(folder / f"{SETTINGS['16'][0]}_{core}_{name}_seed{TUNE_SEED}").values[-3:].mean())
 
 
-def tuning_table(folder: Path, best: dict[str, str], timesteps: int, command: str, jobs: int) -> str:
+def tuning_table(scores: dict[str, dict[str, float]], timesteps: int, command: str, jobs: int) -> str:
     rows = ["| core | setting tried | final catch (seed 100) | chosen |", "|---|---|---|---|"]
     for core in CORES:
-        for name in tuning_grid(core):
-            score = tuning_score(folder, core, name)
-            rows.append(f"| {core} | {name} | {score:.3f} | {'✓' if best[core] == name else ''} |")
+        for name, score in scores[core].items():
+            rows.append(f"| {core} | {name} | {score:.3f} | {'✓' if best_variant(scores[core]) == name else ''} |")
     return (f"## Agents experiment: the equal tuning budget\n\nSix runs per core on seed {TUNE_SEED} (not reported "
             f"below), {timesteps:,} env steps each, MemoryCatch-v0 (16×16, M = 3), parameter-matched hidden sizes; "
             "score = mean catch rate of the last three evaluations (200 held-out episodes each). The chosen setting "
@@ -170,11 +176,10 @@ def ablation(folder: Path, choice: dict[str, str], seeds: list[int], args: argpa
         "recurrent_init_scale": scale}}}, "fw", "16") for name, (eta, scale) in ABLATION.items()}  # fmt: skip
     env = SETTINGS["16"][0]
     run_local(expand(sweep_config(env, "fw", seeds, args.ablation_timesteps, folder, variants, args)), args.jobs)
-    header = " | ".join(f"steps to {int(100 * t)}% (per seed)" for t in THRESHOLDS)
-    rows = [f"| η | W(0) | {header} | catch at the end (per seed) |", "|---|---|---|---|---|---|"]
+    rows = [f"| η | W(0) | {THRESHOLD_HEADER} | catch at the end (per seed) |", "|---|---|---|---|---|---|"]
     for name, (eta, scale) in ABLATION.items():
         curves = [load_curve(folder / f"{env}_fw_{name}_seed{s}") for s in seeds]
-        cells = [", ".join(_k(steps_to(c.steps, c.values, t)) for c in curves) for t in THRESHOLDS]
+        cells = threshold_cells(curves)
         finals = ", ".join(f"{c.values[-1]:.2f}" for c in curves)
         rows.append(f"| {eta} | {scale}·I | {' | '.join(cells)} | {finals} |")
     return (f"## Agents experiment: what slows the fast-weight agent down?\n\nThe fast-weight core on "
@@ -211,12 +216,13 @@ def main() -> None:
     tuned_path = folder / "tuned.yml"
     if args.tune:
         tune_folder = folder / f"tune_steps{args.tune_timesteps}"
-        best = tune(tune_folder, args)
+        scores = tune(tune_folder, args)
+        best = {core: best_variant(core_scores) for core, core_scores in scores.items()}
         tuned_path.write_text(yaml.safe_dump({"tune_timesteps": args.tune_timesteps, "choice": best}))
         command = "python benchmarks/catch_curves.py --tune"
         if args.tune_timesteps != TUNE_TIMESTEPS:
             command += f" --tune-timesteps {args.tune_timesteps}"
-        report(tuning_table(tune_folder, best, args.tune_timesteps, command, args.jobs), "catch-tuning", args.quick)
+        report(tuning_table(scores, args.tune_timesteps, command, args.jobs), "catch-tuning", args.quick)
     choice = yaml.safe_load(tuned_path.read_text())["choice"] if tuned_path.exists() and not args.defaults else {}
     suffix = "_defaults" if args.defaults else ""
     if args.ablation:
@@ -238,8 +244,7 @@ def main() -> None:
         curves = [load_curve(run) for core in CORES for run in runs[core]]
         title = f"{env}-v0: catch rate (held-out seeds){', untuned' if args.defaults else ''}"
         png = plot_curves(curves, out_dir / f"catch_{setting}{suffix}.png", title=title, references=REFERENCES[setting])
-        header = " | ".join(f"steps to {int(100 * t)}% (per seed)" for t in THRESHOLDS)
-        rows = [f"| core | setting | hidden | params | {header} | final catch | wall-clock per run |",
+        rows = [f"| core | setting | hidden | params | {THRESHOLD_HEADER} | final catch | wall-clock per run |",
                 "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         rows += [table_row(core, setting, [c for c in curves if c.group == core], runs[core], names[core])
                  for core in CORES]  # fmt: skip
