@@ -33,6 +33,7 @@ from torch import nn
 from fw_agents.cores import RecurrentCore, make_core
 
 FW_OPTIONS = ("decay", "fast_lr", "inner_steps", "form")
+FW_CORES = ("fw", "fw-paper")
 
 
 class CoreAdapter(nn.Module):
@@ -117,10 +118,8 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
     ) -> None:
         fw_options = {"decay": decay, "fast_lr": fast_lr, "inner_steps": inner_steps, "form": form}
         fw_options = {k: v for k, v in fw_options.items() if v is not None}
-        if core != "fw" and fw_options:
-            raise ValueError(f"{', '.join(fw_options)} only apply to core='fw', not core={core!r}")
-        if core == "fw":
-            fw_options.setdefault("form", "attention")
+        if core not in FW_CORES and fw_options:
+            raise ValueError(f"{', '.join(fw_options)} only apply to the fast-weight cores {FW_CORES}, not {core!r}")
         if features_extractor_class is None:
             features_extractor_class = self.default_features_extractor
         self.core_name = core

@@ -46,6 +46,7 @@ from torch import nn
 
 from fw_agents import extractors
 from fw_agents.cores import available_cores
+from fw_agents.diagnostics import MemoryDiagnostics
 from fw_agents.policies import FastWeightCnnPolicy, FastWeightMlpPolicy, FastWeightMultiInputPolicy
 
 HYPERPARAMS = Path(__file__).resolve().parent.parent / "train" / "hyperparams.yml"
@@ -91,13 +92,26 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def env_sections(env_id: str, table: dict[str, Any]) -> list[str]:
+    """Names of the sections of ``table`` that apply to ``env_id``, least specific first.
+
+    ``default``; then every *family* section: a name ``F`` such that the id starts with
+    ``F-`` (``DelayedRecall`` covers ``DelayedRecall-L100-v0``, ``MiniGrid`` every MiniGrid
+    id, and BabyAI ids too), shorter names first; then the section named by the exact id.
+    """
+    names = ["default"] if "default" in table else []
+    family_of = env_id if not env_id.startswith("BabyAI-") else "MiniGrid-" + env_id
+    families = [name for name in table if name != env_id and family_of.startswith(f"{name}-")]
+    names += sorted(families, key=len)
+    if env_id in table:
+        names.append(env_id)
+    return names
+
+
 def load_hyperparams(env_id: str, core: str, path: Path = HYPERPARAMS) -> dict[str, Any]:
     """Defaults for ``env_id`` and ``core`` from the YAML file (see its header for the order)."""
     table = yaml.safe_load(path.read_text()) or {}
-    sections = [table.get("default", {})]
-    if env_id.startswith(("MiniGrid-", "BabyAI-")):
-        sections.append(table.get("MiniGrid", {}))
-    sections.append(table.get(env_id, {}))
+    sections = [table[name] or {} for name in env_sections(env_id, table)]
     config: dict[str, Any] = {}
     for section in sections:
         config = deep_merge(config, {k: v for k, v in section.items() if k != "cores"})
@@ -458,7 +472,7 @@ def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecE
         deterministic=True,
         verbose=0,
     )
-    return CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"])]), eval_env
+    return CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"]), MemoryDiagnostics()]), eval_env
 
 
 def train(

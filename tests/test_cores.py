@@ -31,13 +31,16 @@ def slow_reference(core: FastWeightRNN, x, h0, a0, starts):
 
     Written independently of the package: only the parameters are read from ``core``.
     """
-    lam, eta = core.decay, core.fast_lr
     seq_len, batch, _ = x.shape
     layer_in = [[x[t, b] for b in range(batch)] for t in range(seq_len)]
     h_out, a_out = [], []
     for layer in range(core.num_layers):
         w, c, bias = core.W[layer], core.C[layer], core.bias[layer]
         gain, shift = core.ln_gain[layer], core.ln_bias[layer]
+        # the options: λ = sigmoid(logit), η = softplus(raw), a gate per unit or one per layer
+        lam = torch.sigmoid(core.decay_logit[layer]) if core.learn_decay else core.decay
+        eta = torch.log1p(torch.exp(core.fast_lr_raw[layer])) if core.learn_fast_lr else core.fast_lr
+        gate = core.gate[layer] if core.read_gate is not None else 1.0
         ys = [[None] * batch for _ in range(seq_len)]
         h_last, a_last = [], []
         for b in range(batch):
@@ -49,7 +52,10 @@ def slow_reference(core: FastWeightRNN, x, h0, a0, starts):
                 z = w @ h + c @ layer_in[t][b] + bias
                 v = torch.relu(z)
                 for _ in range(core.inner_steps):
-                    u = z + a @ v
+                    read = a @ v
+                    if core.read_norm:  # its own layer norm, no gain or bias
+                        read = (read - read.mean()) / torch.sqrt(((read - read.mean()) ** 2).mean() + core.ln_eps)
+                    u = z + gate * read
                     if core.layer_norm:
                         mean = u.mean()
                         var = ((u - mean) ** 2).mean()
@@ -86,8 +92,30 @@ def _randomise(core, gen):
         {"inner_steps": 3, "decay": 0.8, "fast_lr": 0.3},
         {"inner_steps": 2, "layer_norm": False, "fast_lr": 0.05},
         {"inner_steps": 2, "num_layers": 2},
+        {"read_gate": "unit"},
+        {"read_gate": "layer", "inner_steps": 2, "num_layers": 2},
+        {"learn_decay": True, "learn_fast_lr": True, "decay": 0.8, "fast_lr": 0.3},
+        {"read_gate": "unit", "read_norm": True, "inner_steps": 2},
+        {
+            "read_gate": "unit",
+            "learn_decay": True,
+            "learn_fast_lr": True,
+            "read_norm": True,
+            "inner_steps": 2,
+            "num_layers": 2,
+        },
     ],
-    ids=["S1", "S3", "noLN", "2layers"],
+    ids=[
+        "S1",
+        "S3",
+        "noLN",
+        "2layers",
+        "gate-unit",
+        "gate-layer-2layers",
+        "learned-lam-eta",
+        "gate-read-norm",
+        "all-options-2layers",
+    ],
 )
 def test_matches_slow_reference(variant, settings):
     gen = torch.Generator().manual_seed(0)

@@ -10,7 +10,10 @@ Notation (one example; buffer entry j holds h(j-1), entry 0 is the carried hidde
     z_t   = C x_t + b + W (keep_t * hs[t])
     v_0   = relu(z_t)
     a_s   = sum_{j=first_t..t} eta * lam^(t-j) * hs[j] (hs[j] . v_s)  +  alive_t lam^(t+1) A0 v_s
-    v_s+1 = relu(LN(z_t + a_s)),  s = 0..S-1;   hs[t+1] = v_S
+    v_s+1 = relu(LN(z_t + g * N(a_s))),  s = 0..S-1;   hs[t+1] = v_S
+with g the read-out gate (per unit; all ones for the paper's core) and N the identity or, with
+``read_norm``, a layer norm without gain or bias. The backward also returns
+the gradients of g, lam and eta, so the gate, the decay and the fast learning rate can be learned.
 where first_t is the first buffer entry after the latest episode start and alive_t says
 whether no episode started in 0..t (so the carried matrix A0 still counts).
 """
@@ -36,8 +39,9 @@ def _powers(lam, n, dtype_ref):
 
 
 @njit(cache=True, fastmath=_FAST)
-def _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inner_steps, use_ln, eps,
-                     z_out, vin_out, xhat_out, rstd_out, first_out, alive_out, powers):  # fmt: skip
+def _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta, inner_steps, use_ln,
+                     read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
+                     alive_out, powers):  # fmt: skip
     seq_len, _batch, hidden = cx.shape
     first = 0
     # the carried matrix counts until the example's first episode start; skip it when zero
@@ -72,7 +76,7 @@ def _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inne
         for st in range(inner_steps):
             for i in range(hidden):
                 vin_out[t, st, b, i] = v[i]
-                acc[i] = z_out[t, b, i]
+                acc[i] = 0.0
             # A(t) v as decayed attention over the stored hidden states
             for j in range(first, t + 1):
                 dot = 0.0
@@ -88,6 +92,25 @@ def _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inne
                     for k in range(hidden):
                         s += a0[b, i, k] * v[k]
                     acc[i] += scale * s
+            # optionally normalised (a layer norm of its own, no gain), the gated read-out
+            # joins the input term inside the layer norm
+            if read_norm:
+                mean = 0.0
+                for i in range(hidden):
+                    mean += acc[i]
+                mean /= hidden
+                var = 0.0
+                for i in range(hidden):
+                    d = acc[i] - mean
+                    var += d * d
+                var /= hidden
+                r_rstd = 1.0 / math.sqrt(var + eps)
+                read_rstd_out[t, st, b] = r_rstd
+                for i in range(hidden):
+                    acc[i] = (acc[i] - mean) * r_rstd
+            for i in range(hidden):
+                read_out[t, st, b, i] = acc[i]
+                acc[i] = z_out[t, b, i] + gate[i] * acc[i]
             if use_ln:
                 mean = 0.0
                 for i in range(hidden):
@@ -115,29 +138,34 @@ def _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inne
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
-def fw_forward_parallel(cx, hs, keep, w_rec, gain, shift, a0, a0_grad, lam, eta, inner_steps, use_ln, eps,
-                        z_out, vin_out, xhat_out, rstd_out, first_out, alive_out):  # fmt: skip
+def fw_forward_parallel(cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, lam, eta, inner_steps, use_ln,
+                        read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
+                        alive_out):  # fmt: skip
     """One thread per example (numba's thread pool)."""
     powers = _powers(lam, cx.shape[0] + 2, cx)
     for b in prange(cx.shape[1]):
-        _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inner_steps, use_ln, eps,
-                         z_out, vin_out, xhat_out, rstd_out, first_out, alive_out, powers)  # fmt: skip
+        _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta, inner_steps, use_ln,
+                         read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
+                         alive_out, powers)  # fmt: skip
 
 
 @njit(cache=True, fastmath=_FAST)
-def fw_forward_serial(cx, hs, keep, w_rec, gain, shift, a0, a0_grad, lam, eta, inner_steps, use_ln, eps,
-                      z_out, vin_out, xhat_out, rstd_out, first_out, alive_out):  # fmt: skip
+def fw_forward_serial(cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, lam, eta, inner_steps, use_ln,
+                      read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
+                      alive_out):  # fmt: skip
     """The same loop on the calling thread (no pool: nothing spins when torch uses one thread)."""
     powers = _powers(lam, cx.shape[0] + 2, cx)
     for b in range(cx.shape[1]):
-        _forward_example(b, cx, hs, keep, w_rec, gain, shift, a0, a0_grad, eta, inner_steps, use_ln, eps,
-                         z_out, vin_out, xhat_out, rstd_out, first_out, alive_out, powers)  # fmt: skip
+        _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta, inner_steps, use_ln,
+                         read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
+                         alive_out, powers)  # fmt: skip
 
 
 @njit(cache=True, fastmath=_FAST)
-def _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_steps, use_ln,
-                      z, vin, xhat, rstd, first_arr, alive_arr,
-                      gz_out, dh0_out, dgain_out, dshift_out, da0_out, powers):  # fmt: skip
+def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln, read_norm,
+                      z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+                      gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out,
+                      powers):  # fmt: skip
     seq_len, _batch, hidden = z.shape
     dhs = np.empty((seq_len + 1, hidden), dtype=z.dtype)
     for j in range(seq_len + 1):
@@ -147,9 +175,13 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_ste
     gv_new = np.empty(hidden, dtype=z.dtype)
     gz = np.empty(hidden, dtype=z.dtype)
     gu = np.empty(hidden, dtype=z.dtype)
+    gr = np.empty(hidden, dtype=z.dtype)
+    dlam = 0.0
+    deta = 0.0
     for i in range(hidden):
         dgain_out[b, i] = 0.0
         dshift_out[b, i] = 0.0
+        dgate_out[b, i] = 0.0
     if a0_grad:
         for i in range(hidden):
             for k in range(hidden):
@@ -189,28 +221,50 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_ste
             else:
                 for i in range(hidden):
                     gu[i] = gv[i]
+            # u = z + g * a: gu reaches z as it is, the read-out a as gr = g * gu
             for i in range(hidden):
                 gz[i] += gu[i]
+                dgate_out[b, i] += gu[i] * read[t, st, b, i]
+                gr[i] = gate[i] * gu[i]
                 gv_new[i] = 0.0
+            if read_norm:  # back through the read-out's own layer norm
+                m1 = 0.0
+                m2 = 0.0
+                for i in range(hidden):
+                    m1 += gr[i]
+                    m2 += gr[i] * read[t, st, b, i]
+                m1 /= hidden
+                m2 /= hidden
+                r = read_rstd[t, st, b]
+                for i in range(hidden):
+                    gr[i] = (gr[i] - m1 - read[t, st, b, i] * m2) * r
             for j in range(first, t + 1):
                 hv = 0.0
                 hg = 0.0
                 for i in range(hidden):
                     hv += hs[j, b, i] * vin[t, st, b, i]
-                    hg += hs[j, b, i] * gu[i]
+                    hg += hs[j, b, i] * gr[i]
                 w = eta * powers[t - j]
+                deta += powers[t - j] * hg * hv
+                if t > j:
+                    dlam += eta * (t - j) * powers[t - j - 1] * hg * hv
                 for i in range(hidden):
                     gv_new[i] += w * hg * hs[j, b, i]
-                    dhs[j, i] += w * (hv * gu[i] + hg * vin[t, st, b, i])
+                    dhs[j, i] += w * (hv * gr[i] + hg * vin[t, st, b, i])
             if alive:
                 scale = powers[t + 1]
+                ga = 0.0
                 for i in range(hidden):
-                    gi = scale * gu[i]
+                    gi = scale * gr[i]
+                    s = 0.0
                     for k in range(hidden):
                         gv_new[k] += a0[b, i, k] * gi
+                        s += a0[b, i, k] * vin[t, st, b, k]
+                    ga += gr[i] * s
+                dlam += (t + 1) * powers[t] * ga
                 if a0_grad:
                     for i in range(hidden):
-                        gi = scale * gu[i]
+                        gi = scale * gr[i]
                         for k in range(hidden):
                             da0_out[b, i, k] += gi * vin[t, st, b, k]
             for i in range(hidden):
@@ -228,28 +282,32 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_ste
                     dhs[t, k] += w_rec[i, k] * gi
     for i in range(hidden):
         dh0_out[b, i] = dhs[0, i]
+    dlam_out[b] = dlam
+    deta_out[b] = deta
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
-def fw_backward_parallel(ghs, hs, keep, w_rec, gain, a0, a0_grad, lam, eta, inner_steps, use_ln,
-                         z, vin, xhat, rstd, first_arr, alive_arr,
-                         gz_out, dh0_out, dgain_out, dshift_out, da0_out):  # fmt: skip
+def fw_backward_parallel(ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, lam, eta, inner_steps, use_ln, read_norm,
+                         z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+                         gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out):  # fmt: skip
     powers = _powers(lam, z.shape[0] + 2, z)
     for b in prange(z.shape[1]):
-        _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_steps, use_ln,
-                          z, vin, xhat, rstd, first_arr, alive_arr,
-                          gz_out, dh0_out, dgain_out, dshift_out, da0_out, powers)  # fmt: skip
+        _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln, read_norm,
+                          z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+                          gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out,
+                          powers)  # fmt: skip
 
 
 @njit(cache=True, fastmath=_FAST)
-def fw_backward_serial(ghs, hs, keep, w_rec, gain, a0, a0_grad, lam, eta, inner_steps, use_ln,
-                       z, vin, xhat, rstd, first_arr, alive_arr,
-                       gz_out, dh0_out, dgain_out, dshift_out, da0_out):  # fmt: skip
+def fw_backward_serial(ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, lam, eta, inner_steps, use_ln, read_norm,
+                       z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+                       gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out):  # fmt: skip
     powers = _powers(lam, z.shape[0] + 2, z)
     for b in range(z.shape[1]):
-        _backward_example(b, ghs, hs, keep, w_rec, gain, a0, a0_grad, eta, inner_steps, use_ln,
-                          z, vin, xhat, rstd, first_arr, alive_arr,
-                          gz_out, dh0_out, dgain_out, dshift_out, da0_out, powers)  # fmt: skip
+        _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln, read_norm,
+                          z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+                          gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out,
+                          powers)  # fmt: skip
 
 
 @njit(cache=True)

@@ -41,6 +41,7 @@ from torch.nn import functional as F
 from fw_agents.cores.base import RecurrentCore, State, _check_positive_int, register_core
 
 FORMS = ("matrix", "attention")
+GATES = (None, "unit", "layer")
 BACKENDS = ("auto", "numba", "torch")
 
 
@@ -74,10 +75,15 @@ class FastWeightRNN(RecurrentCore):
         layer_norm: bool = True,
         num_layers: int = 1,
         dropout: float = 0.0,
-        form: str = "matrix",
+        form: str = "attention",
         recurrent_init_scale: float = 0.05,
         backend: str = "auto",
         ln_eps: float = 1e-5,
+        read_gate: str | None = None,
+        gate_init: float = 0.0,
+        learn_decay: bool = False,
+        learn_fast_lr: bool = False,
+        read_norm: bool = False,
     ) -> None:
         _check_positive_int("hidden_size", hidden_size)
         super().__init__(input_size, hidden_size, num_layers)
@@ -92,8 +98,19 @@ class FastWeightRNN(RecurrentCore):
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        if read_gate not in GATES:
+            raise ValueError(f"read_gate must be one of {GATES}, got {read_gate!r}")
+        if learn_decay and not 0.0 < float(decay) < 1.0:
+            raise ValueError(f"a learned decay starts strictly inside (0, 1), got decay={decay!r}")
+        if learn_fast_lr and float(fast_lr) <= 0.0:
+            raise ValueError(f"a learned fast_lr starts above 0, got fast_lr={fast_lr!r}")
         self.decay = float(decay)
         self.fast_lr = float(fast_lr)
+        self.read_gate = read_gate
+        self.gate_init = float(gate_init)
+        self.learn_decay = bool(learn_decay)
+        self.learn_fast_lr = bool(learn_fast_lr)
+        self.read_norm = bool(read_norm)
         self.inner_steps = inner_steps
         self.layer_norm = bool(layer_norm)
         self.form = form
@@ -107,6 +124,12 @@ class FastWeightRNN(RecurrentCore):
         self.bias = nn.ParameterList()
         self.ln_gain = nn.ParameterList()
         self.ln_bias = nn.ParameterList()
+        # the options' parameters exist only when the option is on, so the paper's core has
+        # exactly the paper's parameters
+        self.gate = nn.ParameterList()
+        self.decay_logit = nn.ParameterList()
+        self.fast_lr_raw = nn.ParameterList()
+        gate_width = {"unit": hidden_size, "layer": 1}.get(read_gate or "", 0)
         for layer in range(num_layers):
             fan_in = input_size if layer == 0 else hidden_size
             self.W.append(nn.Parameter(torch.empty(hidden_size, hidden_size)))
@@ -114,10 +137,17 @@ class FastWeightRNN(RecurrentCore):
             self.bias.append(nn.Parameter(torch.empty(hidden_size)))
             self.ln_gain.append(nn.Parameter(torch.empty(hidden_size)))
             self.ln_bias.append(nn.Parameter(torch.empty(hidden_size)))
+            if gate_width:
+                self.gate.append(nn.Parameter(torch.empty(gate_width)))
+            if self.learn_decay:
+                self.decay_logit.append(nn.Parameter(torch.empty(())))
+            if self.learn_fast_lr:
+                self.fast_lr_raw.append(nn.Parameter(torch.empty(())))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """W = scale·I; C uniform in ±1/√fan_in; zero biases; LN gain 1, LN bias 0."""
+        """W = scale·I; C uniform in ±1/√fan_in; zero biases; LN gain 1, LN bias 0; the gate at
+        ``gate_init``; learned λ and η at ``decay`` and ``fast_lr``."""
         with torch.no_grad():
             for layer in range(self.num_layers):
                 self.W[layer].copy_(torch.eye(self.hidden_size) * self.recurrent_init_scale)
@@ -126,12 +156,33 @@ class FastWeightRNN(RecurrentCore):
                 self.bias[layer].zero_()
                 self.ln_gain[layer].fill_(1.0)
                 self.ln_bias[layer].zero_()
+                if self.read_gate is not None:
+                    self.gate[layer].fill_(self.gate_init)
+                if self.learn_decay:  # λ = sigmoid(logit)
+                    self.decay_logit[layer].fill_(math.log(self.decay / (1.0 - self.decay)))
+                if self.learn_fast_lr:  # η = softplus(raw)
+                    self.fast_lr_raw[layer].fill_(math.log(math.expm1(self.fast_lr)))
+
+    def decay_of(self, layer: int) -> float | torch.Tensor:
+        """λ of a layer: the fixed float, or the learned value (a 0-d tensor)."""
+        return torch.sigmoid(self.decay_logit[layer]) if self.learn_decay else self.decay
+
+    def fast_lr_of(self, layer: int) -> float | torch.Tensor:
+        """η of a layer: the fixed float, or the learned value (a 0-d tensor)."""
+        return F.softplus(self.fast_lr_raw[layer]) if self.learn_fast_lr else self.fast_lr
+
+    def gate_of(self, layer: int) -> torch.Tensor | None:
+        """The read-out gate of a layer as H values (``None`` without a gate)."""
+        if self.read_gate is None:
+            return None
+        return self.gate[layer].expand(self.hidden_size)
 
     def extra_repr(self) -> str:
         return (
             f"{self.input_size}, {self.hidden_size}, decay={self.decay}, fast_lr={self.fast_lr}, "
             f"inner_steps={self.inner_steps}, layer_norm={self.layer_norm}, "
-            f"num_layers={self.num_layers}, form={self.form!r}"
+            f"num_layers={self.num_layers}, form={self.form!r}, read_gate={self.read_gate!r}, "
+            f"learn_decay={self.learn_decay}, learn_fast_lr={self.learn_fast_lr}"
         )
 
     # ----------------------------------------------------------------- state
@@ -212,14 +263,25 @@ class FastWeightRNN(RecurrentCore):
         use_numba = self.backend == "numba" or (self.backend == "auto" and cx.device.type == "cpu")
         if keep is None:
             keep = cx.new_ones(cx.shape[:2])
+        lam, eta = self.decay_of(layer), self.fast_lr_of(layer)
         if use_numba:
+            gate = self.gate_of(layer)
             hs = _FastWeightAttention.apply(
                 cx, h0, a0, keep, self.W[layer], self.ln_gain[layer], self.ln_bias[layer],
-                self.decay, self.fast_lr, self.inner_steps, self.layer_norm, self.ln_eps,
+                cx.new_ones(self.hidden_size) if gate is None else gate,
+                torch.as_tensor(lam, dtype=cx.dtype), torch.as_tensor(eta, dtype=cx.dtype),
+                self.inner_steps, self.layer_norm, self.read_norm, self.ln_eps,
             )  # fmt: skip
         else:
             hs = self._layer_attention_torch(layer, cx, h0, a0, keep)
-        return hs[1:], hs[-1], self._final_matrix(hs, a0, keep)
+        return hs[1:], hs[-1], self._final_matrix(hs, a0, keep, lam, eta)
+
+    def _gated(self, layer: int, read: torch.Tensor) -> torch.Tensor:
+        """The read-out as it joins the input term: normalised (``read_norm``), then gated."""
+        if self.read_norm:
+            read = F.layer_norm(read, (self.hidden_size,), eps=self.ln_eps)
+        gate = self.gate_of(layer)
+        return read if gate is None else gate * read
 
     def _ln_relu(self, layer: int, u: torch.Tensor) -> torch.Tensor:
         if self.layer_norm:
@@ -231,25 +293,36 @@ class FastWeightRNN(RecurrentCore):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The equations as written: A is an explicit (B, H, H) tensor."""
         ys = []
+        lam, eta = self.decay_of(layer), self.fast_lr_of(layer)
         for t in range(cx.shape[0]):
             if keep is not None:
                 h = h * keep[t, :, None]
                 a = a * keep[t, :, None, None]
             # A(t) = λ A(t−1) + η h(t) h(t)ᵀ — updated before it is read, so it contains h(t).
-            a = self.decay * a + self.fast_lr * h.unsqueeze(2) * h.unsqueeze(1)
+            a = lam * a + eta * h.unsqueeze(2) * h.unsqueeze(1)
             z = cx[t] + F.linear(h, self.W[layer])
             v = torch.relu(z)
             for _ in range(self.inner_steps):
-                v = self._ln_relu(layer, z + torch.bmm(a, v.unsqueeze(2)).squeeze(2))
+                v = self._ln_relu(layer, z + self._gated(layer, torch.bmm(a, v.unsqueeze(2)).squeeze(2)))
             h = v
             ys.append(h)
         return torch.stack(ys), h, a
 
     def _layer_attention_torch(
-        self, layer: int, cx: torch.Tensor, h0: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor
+        self,
+        layer: int,
+        cx: torch.Tensor,
+        h0: torch.Tensor,
+        a0: torch.Tensor,
+        keep: torch.Tensor,
+        record: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> torch.Tensor:
-        """Attention form in eager torch (any device); returns [h0, h(1), …, h(T)]."""
+        """Attention form in eager torch (any device); returns [h0, h(1), …, h(T)].
+
+        ``record`` (a list) receives (input term z, gated read-out) of every step's last inner step.
+        """
         seq_len = cx.shape[0]
+        lam, eta = self.decay_of(layer), self.fast_lr_of(layer)
         hs = [h0]
         # valid[:, j]: buffer entry j (= h(j−1)) still belongs to the current episode.
         valid = cx.new_ones(cx.shape[1], 0)
@@ -257,48 +330,108 @@ class FastWeightRNN(RecurrentCore):
             valid = torch.cat([valid, cx.new_ones(cx.shape[1], 1)], dim=1) * keep[t, :, None]
             alive = valid[:, :1]  # the carried A counts while no episode has started
             past = torch.stack(hs, dim=1)  # (B, t+1, H)
-            decay = self.decay ** torch.arange(t, -1, -1, device=cx.device, dtype=cx.dtype)
-            weights = self.fast_lr * decay * valid  # (B, t+1)
+            decay = lam ** torch.arange(t, -1, -1, device=cx.device, dtype=cx.dtype)
+            weights = eta * decay * valid  # (B, t+1)
             z = cx[t] + F.linear(hs[t] * keep[t, :, None], self.W[layer])
             v = torch.relu(z)
             for _ in range(self.inner_steps):
                 scores = torch.bmm(past, v.unsqueeze(2)).squeeze(2) * weights
                 read = torch.bmm(scores.unsqueeze(1), past).squeeze(1)
-                read = read + alive * self.decay ** (t + 1) * torch.bmm(a0, v.unsqueeze(2)).squeeze(2)
+                read = self._gated(layer, read + alive * lam ** (t + 1) * torch.bmm(a0, v.unsqueeze(2)).squeeze(2))
                 v = self._ln_relu(layer, z + read)
+            if record is not None:
+                record.append((z, read))
             hs.append(v)
         return torch.stack(hs)
 
-    def _final_matrix(self, hs: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    @torch.no_grad()
+    def memory_diagnostics(
+        self, x: torch.Tensor, state: State | None = None, episode_starts: torch.Tensor | None = None
+    ) -> dict[str, float]:
+        """How loud the memory is on a batch of sequences, per layer ``l``:
+
+        * ``read_ratio/l``: ‖g ⊙ A(t)h_s‖ / ‖W h(t) + C x(t) + b‖, both centred over the units
+          (the layer norm removes the mean), averaged over steps and examples — 0 means the
+          memory is silent, ≫ 1 that it drowns the input;
+        * ``gate_abs/l`` (mean |g|), ``decay/l`` (λ) and ``fast_lr/l`` (η).
+
+        Runs the eager attention form (O(T²)); meant for monitoring, not for training.
+        """
+        if state is None:
+            state = self.initial_state(x.shape[1], device=x.device, dtype=x.dtype)
+        keep = x.new_ones(x.shape[:2]) if episode_starts is None else 1.0 - episode_starts.to(x)
+        out, stats = x, {}
+        for layer in range(self.num_layers):
+            record: list[tuple[torch.Tensor, torch.Tensor]] = []
+            cx = F.linear(out, self.C[layer], self.bias[layer])
+            hs = self._layer_attention_torch(layer, cx, state[0][layer], state[1][layer], keep, record)
+            out = hs[1:]
+            z = torch.stack([r[0] for r in record])
+            read = torch.stack([r[1] for r in record])
+            ratio = _centred_norm(read) / _centred_norm(z).clamp_min(1e-8)
+            stats[f"read_ratio/{layer}"] = float(ratio.mean())
+            gate = self.gate_of(layer)
+            stats[f"gate_abs/{layer}"] = 1.0 if gate is None else float(gate.abs().mean())
+            stats[f"decay/{layer}"] = float(self.decay_of(layer))
+            stats[f"fast_lr/{layer}"] = float(self.fast_lr_of(layer))
+        return stats
+
+    def _final_matrix(
+        self,
+        hs: torch.Tensor,
+        a0: torch.Tensor,
+        keep: torch.Tensor,
+        lam: float | torch.Tensor,
+        eta: float | torch.Tensor,
+    ) -> torch.Tensor:
         """A at the last step: η Σ_j λ^{T−1−j} h(j−1)h(j−1)ᵀ over the current episode + λ^T A0."""
         seq_len = keep.shape[0]
         if seq_len == 1:  # the rollout case, one step: A = keep · (λ A0 + η h0 h0ᵀ)
             h0 = hs[0]
-            a = torch.baddbmm(a0, h0.unsqueeze(2), h0.unsqueeze(1), beta=self.decay, alpha=self.fast_lr)
+            if isinstance(lam, float) and isinstance(eta, float):
+                a = torch.baddbmm(a0, h0.unsqueeze(2), h0.unsqueeze(1), beta=lam, alpha=eta)
+            else:
+                a = lam * a0 + eta * h0.unsqueeze(2) * h0.unsqueeze(1)
             return a * keep[0, :, None, None]
         # valid[j] = 1 if no episode starts in steps j..T−1
         valid = torch.flip(torch.cumprod(torch.flip(keep, (0,)), 0), (0,))
-        decay = self.decay ** torch.arange(seq_len - 1, -1, -1, device=hs.device, dtype=hs.dtype)
-        weights = self.fast_lr * decay[:, None] * valid  # (T, B)
+        decay = lam ** torch.arange(seq_len - 1, -1, -1, device=hs.device, dtype=hs.dtype)
+        weights = eta * decay[:, None] * valid  # (T, B)
         past = hs[:seq_len].transpose(0, 1)  # (B, T, H)
         a = torch.bmm((past * weights.t()[:, :, None]).transpose(1, 2), past)
-        return a + (self.decay**seq_len * valid[0])[:, None, None] * a0
+        return a + (lam**seq_len * valid[0])[:, None, None] * a0
+
+
+# The paper's configuration: fixed λ and η, the read-out joins the layer norm ungated.
+PAPER_SETTINGS = {"decay": 0.95, "fast_lr": 0.5, "read_gate": None, "learn_decay": False, "learn_fast_lr": False}
+
+
+@register_core("fw-paper")
+class PaperFastWeightRNN(FastWeightRNN):
+    """The paper's core as published: :class:`FastWeightRNN` with ``PAPER_SETTINGS`` (λ = 0.95,
+    η = 0.5, both fixed, no read-out gate) unless an argument says otherwise."""
+
+    def __init__(self, input_size: int, hidden_size: int, **kwargs: object) -> None:
+        super().__init__(input_size, hidden_size, **{**PAPER_SETTINGS, **kwargs})  # type: ignore[arg-type]
 
 
 class _FastWeightAttention(torch.autograd.Function):
     """One attention-form layer with the compiled forward and hand-derived backward."""
 
     @staticmethod
-    def forward(ctx, cx, h0, a0, keep, w_rec, gain, shift, lam, eta, inner_steps, use_ln, eps):  # type: ignore[override]
+    def forward(ctx, cx, h0, a0, keep, w_rec, gain, shift, gate, lam_t, eta_t, inner_steps, use_ln, read_norm, eps):  # type: ignore[override]
         from fw_agents.cores import _fw_kernels as kernels
+
+        lam, eta = float(lam_t), float(eta_t)
 
         seq_len, batch, hidden = cx.shape
         parallel = _parallel(seq_len, batch)
         cx, h0, keep = cx.detach().contiguous(), h0.detach(), keep.detach().contiguous()
-        w_rec, gain, shift = (
+        w_rec, gain, shift, gate = (
             w_rec.detach().contiguous(),
             gain.detach().contiguous(),
             shift.detach().contiguous(),
+            gate.detach().contiguous(),
         )
         # The kernel skips the carried matrix of examples where it is zero, unless its gradient is needed.
         a0_grad = bool(a0.requires_grad)
@@ -309,39 +442,54 @@ class _FastWeightAttention(torch.autograd.Function):
         vin = cx.new_empty(seq_len, inner_steps, batch, hidden)
         xhat = cx.new_empty(seq_len, inner_steps, batch, hidden)
         rstd = cx.new_empty(seq_len, inner_steps, batch)
+        read = cx.new_empty(seq_len, inner_steps, batch, hidden)
+        read_rstd = cx.new_ones(seq_len, inner_steps, batch)
         first = torch.empty(seq_len, batch, dtype=torch.int64)
         alive = torch.empty(seq_len, batch, dtype=torch.bool)
         (kernels.fw_forward_parallel if parallel else kernels.fw_forward_serial)(
-            cx.numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(), shift.numpy(),
-            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln, eps,
-            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), first.numpy(), alive.numpy(),
+            cx.numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(), shift.numpy(), gate.numpy(),
+            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln, read_norm, eps,
+            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), read.numpy(), read_rstd.numpy(), first.numpy(),
+            alive.numpy(),
         )  # fmt: skip
-        ctx.save_for_backward(hs, keep, w_rec, gain, a0_c, z, vin, xhat, rstd, first, alive)
-        ctx.settings = (a0_grad, lam, eta, inner_steps, use_ln, parallel)
+        ctx.save_for_backward(hs, keep, w_rec, gain, gate, a0_c, z, vin, xhat, rstd, read, read_rstd, first, alive)
+        ctx.settings = (a0_grad, lam, eta, inner_steps, use_ln, read_norm, parallel)
         return hs
 
     @staticmethod
     def backward(ctx, ghs):  # type: ignore[override]
         from fw_agents.cores import _fw_kernels as kernels
 
-        hs, keep, w_rec, gain, a0_c, z, vin, xhat, rstd, first, alive = ctx.saved_tensors
-        a0_grad, lam, eta, inner_steps, use_ln, parallel = ctx.settings
+        hs, keep, w_rec, gain, gate, a0_c, z, vin, xhat, rstd, read, read_rstd, first, alive = ctx.saved_tensors
+        a0_grad, lam, eta, inner_steps, use_ln, read_norm, parallel = ctx.settings
         seq_len, batch, hidden = z.shape
         gz = z.new_empty(seq_len, batch, hidden)
         dh0 = z.new_empty(batch, hidden)
         dgain = z.new_empty(batch, hidden)
         dshift = z.new_empty(batch, hidden)
+        dgate = z.new_empty(batch, hidden)
+        dlam = z.new_empty(batch)
+        deta = z.new_empty(batch)
         da0 = z.new_empty(batch, hidden, hidden) if a0_grad else z.new_zeros(1, 1, 1)
         (kernels.fw_backward_parallel if parallel else kernels.fw_backward_serial)(
-            ghs.contiguous().numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(),
-            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln,
-            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), first.numpy(), alive.numpy(),
-            gz.numpy(), dh0.numpy(), dgain.numpy(), dshift.numpy(), da0.numpy(),
+            ghs.contiguous().numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(), gate.numpy(),
+            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln, read_norm,
+            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), read.numpy(), read_rstd.numpy(), first.numpy(),
+            alive.numpy(),
+            gz.numpy(), dh0.numpy(), dgain.numpy(), dshift.numpy(), dgate.numpy(), dlam.numpy(), deta.numpy(),
+            da0.numpy(),
         )  # fmt: skip
         h_prev = (hs[:-1] * keep[:, :, None]).reshape(-1, hidden)
         dw = gz.reshape(-1, hidden).t() @ h_prev
         grad_a0 = da0 if a0_grad else None
-        return (gz, dh0, grad_a0, None, dw, dgain.sum(0), dshift.sum(0)) + (None,) * 5
+        return (gz, dh0, grad_a0, None, dw, dgain.sum(0), dshift.sum(0), dgate.sum(0), dlam.sum(), deta.sum()) + (
+            None,
+        ) * 4
+
+
+def _centred_norm(u: torch.Tensor) -> torch.Tensor:
+    """‖u − mean(u)‖ over the last dimension (the units)."""
+    return (u - u.mean(-1, keepdim=True)).norm(dim=-1)
 
 
 def _use_numba_copy(tensor: torch.Tensor) -> bool:

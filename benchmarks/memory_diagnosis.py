@@ -1,0 +1,117 @@
+"""Why the paper's fast-weight memory hurts: how loud and how selective its read-out is.
+
+    python benchmarks/memory_diagnosis.py RUN [RUN ...] [--episodes 200]
+
+Each RUN is a trained DelayedRecall run folder (``train.ppo``); the actor's fast-weight core is
+replayed on fresh episodes (env seeds 20,000 + i, the policy's own deterministic actions do
+not matter: only the query's action is scored and the inputs do not depend on actions), once
+with the trained weights and once with a freshly initialised core of the same configuration.
+At the query step t (the step whose input carries the query flag), with v = relu(W h(t) + C x(t) + b)
+the read-out is g ⊙ A(t) v = g ⊙ Σ_j η λ^{t−j} h(j) (h(j)·v) over the episode's hidden states. Reported:
+
+* **read / input**: ‖g ⊙ A(t)v‖ / ‖W h(t) + C x(t) + b‖, both centred over the units (the layer norm
+  removes the mean) — how much the memory drowns the input at the query;
+* **cue share**: the cue step's part of the read-out, |η λ^{t−j} h(j)·v|·‖h(j)‖ for j the
+  hidden state that first saw the cue, over the sum of that quantity over all j — uniform
+  attention over the t + 1 stored states would give 1/(t + 1);
+* **positive scores**: the fraction of the scores h(j)·v that are > 0 (ReLU states: all of them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import write_section
+
+import envs
+from fw_agents.cores.fast_weights import FastWeightRNN
+from fw_agents.training import find_model, load_model
+
+
+def episode_inputs(env_id: str, seed: int) -> torch.Tensor:
+    """The observations of one episode (inputs do not depend on the actions in DelayedRecall)."""
+    env = envs.make_env(env_id)
+    obs, _ = env.reset(seed=seed)
+    frames, done = [obs], False
+    while not done:
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        done = terminated or truncated
+        if not done:
+            frames.append(obs)
+    return torch.tensor(np.array(frames), dtype=torch.float32)
+
+
+@torch.no_grad()
+def query_readout(core: FastWeightRNN, x: torch.Tensor) -> tuple[float, float, float]:
+    """(read / input, cue share, fraction of positive scores) at the last step of ``x`` (T, F)."""
+    hs = [torch.zeros(core.hidden_size)]  # hs[j] = h(j); h(0) = 0, h(1) first saw the cue
+    y, _ = core(x[:, None, :])
+    hs += list(y[:, 0])
+    t = x.shape[0] - 1  # the query step
+    lam, eta = float(core.decay_of(0)), float(core.fast_lr_of(0))
+    gate = core.gate_of(0)
+    z = core.W[0] @ hs[t] + core.C[0] @ x[t] + core.bias[0]
+    v = torch.relu(z)
+    past = torch.stack(hs[: t + 1])  # h(0) … h(t)
+    scores = past @ v
+    weights = eta * lam ** torch.arange(t, -1, -1, dtype=torch.float32) * scores
+    read = weights @ past
+    if gate is not None:
+        read = gate * read
+    centred = lambda u: (u - u.mean()).norm()  # noqa: E731
+    mass = weights.abs() * past.norm(dim=1)
+    return float(centred(read) / centred(z)), float(mass[1] / mass.sum()), float((scores[1:] > 0).float().mean())
+
+
+def actor_core(run: Path) -> tuple[FastWeightRNN, str]:
+    path, config = find_model(run)
+    model = load_model(path, device="cpu")
+    core = model.policy.lstm_actor.core
+    if not isinstance(core, FastWeightRNN) or core.num_layers != 1 or core.inner_steps != 1:
+        raise SystemExit(f"error: {run} is not a one-layer, S = 1 fast-weight run")
+    return core, config["env_id"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", type=Path, nargs="+", help="DelayedRecall run folders")
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--section", default="memory-diagnosis", help="RESULTS.md section to write")
+    args = parser.parse_args()
+    rows = [
+        "| run | weights | read / input at the query | cue share (uniform = 1/(t+1)) | positive scores |",
+        "|---|---|---|---|---|",
+    ]
+    for run in args.runs:
+        trained, env_id = actor_core(run)
+        torch.manual_seed(0)
+        fresh = type(trained)(trained.input_size, trained.hidden_size, **_options(trained))
+        inputs = [episode_inputs(env_id, 20_000 + i) for i in range(args.episodes)]
+        t = inputs[0].shape[0] - 1
+        for label, core in (("trained", trained), ("at initialisation", fresh)):
+            stats = np.array([query_readout(core, x) for x in inputs])
+            ratio, share, positive = (statistics.mean(stats[:, i]) for i in range(3))
+            rows.append(f"| {run.name} | {label} | {ratio:.2f} | {share:.5f} (uniform {1 / (t + 1):.5f}) | "
+                        f"{positive:.2f} |")  # fmt: skip
+            print(rows[-1], flush=True)
+    body = (
+        "## Diagnosis: how loud and how selective the fast-weight read-out is\n\n"
+        + "\n".join(rows)
+        + f"\n\n`python benchmarks/memory_diagnosis.py {' '.join(str(r) for r in args.runs)} --episodes "
+        f"{args.episodes}`: the actor's core replayed on {args.episodes} fresh episodes; measured at the query step."
+    )
+    write_section(args.section, body)
+
+
+def _options(core: FastWeightRNN) -> dict:
+    return {"decay": core.decay, "fast_lr": core.fast_lr, "read_gate": core.read_gate, "gate_init": core.gate_init,
+            "learn_decay": core.learn_decay, "learn_fast_lr": core.learn_fast_lr,
+            "recurrent_init_scale": core.recurrent_init_scale}  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
