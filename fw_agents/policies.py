@@ -161,6 +161,13 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
 
     default_features_extractor: type[BaseFeaturesExtractor] = FlattenExtractor
 
+    def make_features_extractor(self) -> BaseFeaturesExtractor:
+        """The parent's extractor, its ``features_dim`` a Python int: for MultiDiscrete spaces SB3
+        computes it as a numpy integer, which ``nn.LSTM`` (and sb3-contrib's stock policy) reject."""
+        extractor = super().make_features_extractor()
+        extractor._features_dim = int(extractor.features_dim)
+        return extractor
+
     def _make_core(self, input_size: int, hidden_size: int, num_layers: int) -> RecurrentCore:
         try:
             return make_core(self.core_name, input_size, hidden_size, num_layers=num_layers, **self.core_options)

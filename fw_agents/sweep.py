@@ -78,7 +78,7 @@ def expand(config: dict[str, Any]) -> list[Job]:
             for variant, overrides in variants.items():
                 for seed in config["seeds"]:
                     name = "_".join(p for p in (env, core, variant, f"seed{seed}") if p)
-                    args = ["--env", str(env), "--policy", str(core), "--seed", str(seed),
+                    args = ["--env", str(env), "--core", str(core), "--seed", str(seed),
                             "--log-folder", str(folder), "--run-name", name, "--no-progress-bar"]  # fmt: skip
                     if config.get("timesteps"):
                         args += ["--timesteps", str(config["timesteps"])]

@@ -233,7 +233,7 @@ def test_plot_groups_runs_by_core(tmp_path, capsys):
 
     for core, seed in (("fw", 0), ("fw", 1), ("lstm", 0)):
         name = f"{core}{seed}"
-        assert _train(tmp_path, "--policy", core, "--seed", str(seed), name=name, timesteps=256) == 0
+        assert _train(tmp_path, "--core", core, "--seed", str(seed), name=name, timesteps=256) == 0
     out = tmp_path / "curves.png"
     runs = [str(tmp_path / n) for n in ("fw0", "fw1", "lstm0")]
     assert run_cli(plot.main, [*runs, "--out", str(out), "--reference", "oracle:1.0", "memoryless:0.435"]) == 0

@@ -1,7 +1,7 @@
 """Train a recurrent agent with sb3-contrib's RecurrentPPO.
 
     python -m train.ppo --env MemoryCatch                 # fast weights, defaults from hyperparams.yml
-    python -m train.ppo --env MemoryCatch --policy lstm --seed 1 --timesteps 200000
+    python -m train.ppo --env MemoryCatch --core lstm --seed 1 --timesteps 200000
     python -m train.ppo --env MiniGrid-MemoryS7-v0 --hyperparams learning_rate:0.0003 policy_kwargs.decay:0.9
     python -m train.ppo --resume runs/MemoryCatch-v0_fw_seed0
 
@@ -31,7 +31,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m train.ppo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--env", help="short name (MemoryCatch) or any registered Gymnasium id")
-    p.add_argument("--policy", default="fw", help="recurrent core: fw (default), lstm, irnn, gru")
+    p.add_argument("--core", "--policy", dest="core", default="fw",
+                   help="recurrent core: fw (default), fw-paper, lstm, irnn, gru, alstm (--policy: old name, kept "
+                        "for one release)")  # fmt: skip
     p.add_argument("--timesteps", type=int, help="total env steps (default: hyperparams.yml)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-envs", type=int, help="parallel envs (default: hyperparams.yml)")
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--env is required (or --resume RUN)")
         spec = RunSpec(
             env=args.env,
-            core=args.policy,
+            core=args.core,
             timesteps=args.timesteps,
             seed=args.seed,
             n_envs=args.n_envs,

@@ -1,0 +1,38 @@
+"""hyperparams.yml lookup: env families, exact ids, core entries."""
+
+from __future__ import annotations
+
+import yaml
+
+from envs import DELAYS
+from fw_agents.training import HYPERPARAMS, env_sections, load_hyperparams
+
+
+def test_family_sections_apply_to_every_id_of_the_family():
+    table = {name: {} for name in ("default", "DelayedRecall", "MiniGrid", "MemoryCatch", "MemoryCatch-24-v0")}
+    assert env_sections("DelayedRecall-L100-v0", table) == ["default", "DelayedRecall"]
+    assert env_sections("MemoryCatch-24-v0", table) == ["default", "MemoryCatch", "MemoryCatch-24-v0"]
+    assert env_sections("MiniGrid-MemoryS7-v0", table) == ["default", "MiniGrid"]
+    assert env_sections("BabyAI-GoToRedBall-v0", table) == ["default", "MiniGrid"]
+    # a family name matches whole dash-separated words only
+    assert env_sections("MemoryCatchy-v0", table) == ["default"]
+    assert env_sections("CartPole-v1", table) == ["default"]
+
+
+def test_every_delayed_recall_id_gets_the_family_settings():
+    family = yaml.safe_load(HYPERPARAMS.read_text())["DelayedRecall"]
+    for env_id in ["DelayedRecall-v0", *(f"DelayedRecall-L{d}-v0" for d in DELAYS)]:
+        config = load_hyperparams(env_id, "fw")
+        assert config["n_steps"] == family["n_steps"] == 64, env_id
+
+
+def test_exact_id_section_overrides_its_family(tmp_path):
+    path = tmp_path / "h.yml"
+    path.write_text(yaml.safe_dump({
+        "default": {"n_envs": 1, "learning_rate": 1.0},
+        "Fam": {"n_envs": 2, "cores": {"lstm": {"learning_rate": 3.0}}},
+        "Fam-B-v0": {"n_envs": 3},
+    }))  # fmt: skip
+    assert load_hyperparams("Fam-A-v0", "fw", path) == {"n_envs": 2, "learning_rate": 1.0}
+    assert load_hyperparams("Fam-B-v0", "fw", path) == {"n_envs": 3, "learning_rate": 1.0}
+    assert load_hyperparams("Fam-B-v0", "lstm", path) == {"n_envs": 3, "learning_rate": 3.0}
