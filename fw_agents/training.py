@@ -487,35 +487,53 @@ def train(
     Writes ``summary.json`` (env steps, training wall-clock seconds of this session) at the end.
     """
     started = time.perf_counter()
-    env = make_vec(config, config["n_envs"], config["seed"], run_dir / "monitor", config.get("vec_env", "dummy"))
-    if resume_from is not None:
-        model = load_model(resume_from, env=env, device=config["device"])
-        model.tensorboard_log = str(run_dir / "tb")
-    else:
-        model = build_model(config, env, run_dir)
-    cbs, eval_env = callbacks(config, run_dir)
-    remaining = config["n_timesteps"] - model.num_timesteps
+    fresh = resume_from is None
+    env = eval_env = model = None
     stop = StopOnInterrupt(log)
     try:
-        with stop:
-            if remaining > 0:
-                model.learn(
-                    remaining,
-                    callback=CallbackList([stop, cbs]),
-                    progress_bar=progress_bar,
-                    reset_num_timesteps=resume_from is None,
-                    tb_log_name="ppo",
-                )
+        try:
+            vec_env = config.get("vec_env", "dummy")
+            env = make_vec(config, config["n_envs"], config["seed"], run_dir / "monitor", vec_env)
+            if fresh:
+                model = build_model(config, env, run_dir)
+            else:
+                model = load_model(resume_from, env=env, device=config["device"])
+                model.tensorboard_log = str(run_dir / "tb")
+            cbs, eval_env = callbacks(config, run_dir)
+            remaining = config["n_timesteps"] - model.num_timesteps
+            with stop:
+                if remaining > 0:
+                    model.learn(
+                        remaining,
+                        callback=CallbackList([stop, cbs]),
+                        progress_bar=progress_bar,
+                        reset_num_timesteps=fresh,
+                        tb_log_name="ppo",
+                    )
+        except Exception as err:
+            # a failure before the first env step (bad env or policy arguments, an env that cannot
+            # reset): one clear message, and a fresh run leaves no folder behind
+            if fresh and (model is None or model.num_timesteps == 0):
+                shutil.rmtree(run_dir, ignore_errors=True)
+                if isinstance(err, UsageError):
+                    raise
+                raise UsageError(f"cannot start training: {type(err).__name__}: {err}") from err
+            raise
         if stop.requested:
             raise KeyboardInterrupt
     except KeyboardInterrupt:
+        if model is None:  # nothing trained yet
+            if fresh:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         path = save_checkpoint(model, run_dir)
         log(f"interrupted at {model.num_timesteps} steps; checkpoint saved to {path}")
         raise
     finally:
         for vec in (env, eval_env):
             try:
-                vec.close()
+                if vec is not None:
+                    vec.close()
             except (EOFError, BrokenPipeError, ConnectionResetError):  # workers gone after Ctrl-C
                 pass
     atomic_save(model, run_dir / "model.zip")

@@ -179,6 +179,27 @@ def test_bad_training_input(argv, message, tmp_path, capsys):
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--env", "MemoryCatch", "--env-kwargs", "size:-3"], "size"),
+        (["--env", "MemoryCatch", "--hyperparams", "policy_kwargs.decay:2"], "decay must lie in [0, 1]"),
+        (["--env", "MemoryCatch", "--hyperparams", "policy_kwargs.features_extractor_class:NoSuchNet"], "NoSuchNet"),
+        (["--env", "BrokenReset-v0", "--gym-packages", "broken_envs"], "the simulator is not running"),
+    ],
+    ids=["env-kwargs", "policy-kwargs", "extractor", "env-reset"],
+)
+def test_failures_before_training_leave_nothing_behind(argv, message, tmp_path, capsys):
+    argv = [*argv, "--log-folder", str(tmp_path), "--run-name", "run", *TINY, "--timesteps", "64"]
+    assert run_cli(ppo.main, argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert err.count("error:") == 1
+    assert list(tmp_path.iterdir()) == []
+    assert run_cli(ppo.main, argv) == 2  # nothing blocks the rerun: the same error again
+    assert "--overwrite" not in capsys.readouterr().err
+
+
 def test_existing_run_folder_is_not_clobbered(trained_run, capsys):
     before = (trained_run / "model.zip").read_bytes()
     argv = ["--env", "MemoryCatch", "--log-folder", str(trained_run.parent), "--run-name", trained_run.name]
