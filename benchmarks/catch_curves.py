@@ -7,7 +7,7 @@
     python benchmarks/catch_curves.py --ablation --seeds 2   # fast-weight variants (η, W init), 16×16
     python benchmarks/catch_curves.py --quick          # pipeline check, a few minutes
 
-Identical PPO settings for every core (``train/hyperparams.yml``); hidden sizes chosen so the
+Identical PPO settings for every core (``fw_agents/hyperparams.yml``); hidden sizes chosen so the
 cores have about the same number of recurrent parameters as the fast-weight core at H = 64
 (``matched_hidden``). Seeds 0, 1, 2 are reported; evaluation uses held-out env seeds
 (seed + 10,000), 200 episodes every 25,000 steps. Budgets: 600k env steps per run on 16×16,

@@ -3,7 +3,7 @@
     python benchmarks/delayed_recall.py [--delays 1 3 10 30 100] [--seeds 2] [--timesteps 100000]
     python benchmarks/delayed_recall.py --quick
 
-Every core under identical PPO settings (``train/hyperparams.yml``'s DelayedRecall entry,
+Every core under identical PPO settings (``fw_agents/hyperparams.yml``'s DelayedRecall entry,
 hidden 64) trains for a fixed budget at each delay; the final evaluation's success rate
 (held-out seeds) is the score. Writes a PNG (success against delay, one line per core)
 and a table in RESULTS.md.

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fw_agents.training import UsageError, read_config
+from fw_agents.errors import UsageError
+from fw_agents.training import read_config
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from fw_agents.training import UsageError
+from fw_agents.errors import UsageError
 
 KNOWN_KEYS = {"envs", "cores", "seeds", "timesteps", "variants", "log_folder", "jobs", "threads", "extra_args"}
 

@@ -47,15 +47,13 @@ from torch import nn
 from fw_agents import extractors
 from fw_agents.cores import available_cores
 from fw_agents.diagnostics import MemoryDiagnostics
+from fw_agents.errors import UsageError
 from fw_agents.policies import FastWeightCnnPolicy, FastWeightMlpPolicy, FastWeightMultiInputPolicy
 
-HYPERPARAMS = Path(__file__).resolve().parent.parent / "train" / "hyperparams.yml"
+# the training defaults ship with the library (package data)
+HYPERPARAMS = Path(__file__).resolve().parent / "hyperparams.yml"
 HARNESS_KEYS = ("n_envs", "n_timesteps", "eval_episodes", "policy_kwargs", "env_kwargs")
 CONFIG_FILE = "config.yml"
-
-
-class UsageError(ValueError):
-    """Bad user input: the CLI prints the message alone and exits non-zero."""
 
 
 # ----------------------------------------------------------------- configuration

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
+from fw_agents.errors import UsageError
 from fw_agents.supervised.models import TrainResult, fit
-from fw_agents.training import UsageError
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:

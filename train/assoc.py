@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from fw_agents.cores import available_cores
+from fw_agents.errors import UsageError
 from fw_agents.supervised import assoc
 from fw_agents.supervised.models import SequenceClassifier
-from fw_agents.training import UsageError
 from train._cli import fit_with_progress, run_cli, write_json
 
 

@@ -12,8 +12,9 @@ import json
 import sys
 from pathlib import Path
 
+from fw_agents.errors import UsageError
 from fw_agents.evaluation import run_episodes
-from fw_agents.training import UsageError, env_factory, find_model, import_gym_packages, load_model, parse_key_values
+from fw_agents.training import env_factory, find_model, import_gym_packages, load_model, parse_key_values
 from train._cli import run_cli
 
 

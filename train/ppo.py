@@ -12,6 +12,7 @@ Ctrl-C stops at the next env step (twice: at once), saves a checkpoint (exit cod
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -26,18 +27,21 @@ from fw_agents.training import (
 )
 from train._cli import run_cli
 
+# every run default is written once, in RunSpec; the parser reads it from there
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec) if f.default is not dataclasses.MISSING}
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m train.ppo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--env", help="short name (MemoryCatch) or any registered Gymnasium id")
-    p.add_argument("--core", "--policy", dest="core", default="fw",
+    p.add_argument("--core", "--policy", dest="core", default=DEFAULTS["core"],
                    help="recurrent core: fw (default), fw-paper, lstm, irnn, gru, alstm (--policy: old name, kept "
                         "for one release)")  # fmt: skip
     p.add_argument("--timesteps", type=int, help="total env steps (default: hyperparams.yml)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--n-envs", type=int, help="parallel envs (default: hyperparams.yml)")
-    p.add_argument("--vec-env", choices=["dummy", "subproc"], default="dummy")
+    p.add_argument("--vec-env", choices=["dummy", "subproc"], default=DEFAULTS["vec_env"])
     p.add_argument(
         "--hyperparams", nargs="*", action="extend", metavar="KEY:VALUE", help="override hyperparams.yml entries"
     )
@@ -47,12 +51,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gym-packages", nargs="*", action="extend", default=[], metavar="PKG", help="modules to import first"
     )
-    p.add_argument("--log-folder", type=Path, default=Path("runs"))
+    p.add_argument("--log-folder", type=Path, default=DEFAULTS["log_folder"])
     p.add_argument("--run-name", help="default: <env-id>_<policy>_seed<seed>")
-    p.add_argument("--eval-freq", type=int, default=25_000, help="evaluate every N env steps")
-    p.add_argument("--save-freq", type=int, default=50_000, help="checkpoint every N env steps")
+    p.add_argument("--eval-freq", type=int, default=DEFAULTS["eval_freq"], help="evaluate every N env steps")
+    p.add_argument("--save-freq", type=int, default=DEFAULTS["save_freq"], help="checkpoint every N env steps")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a run folder from its latest checkpoint")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default=DEFAULTS["device"])
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same name")
     p.add_argument("--no-progress-bar", action="store_true")

@@ -13,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fw_agents.training import UsageError, env_factory, load_model
+from fw_agents.errors import UsageError
+from fw_agents.training import env_factory, load_model
 from fw_agents.video import record, write
 from train._cli import run_cli
 from train.evaluate import resolve_env_config

@@ -14,6 +14,18 @@ computed once per step and reused by every inner step; C x(t) + b is computed fo
 at once. Parameters map to the paper as: ``W`` ↔ W (slow recurrent weights, H×H), ``C`` ↔ C
 (input weights, H×F), ``bias`` ↔ b, ``decay`` ↔ λ, ``fast_lr`` ↔ η, ``inner_steps`` ↔ S.
 
+Options beyond the paper (all off in ``fw-paper``, the paper's core; each is ablated in
+``benchmarks/fw_ablation.py``, and the package's default core is chosen from that ablation):
+
+* ``read_gate`` (``"unit"`` or ``"layer"``): a learned gate g on the read-out,
+  hₛ₊₁ = f(LN[W h + C x + b + g ⊙ N(A(t) hₛ)]), g per hidden unit (H values) or one per
+  layer, initialised at ``gate_init`` (0: the core starts as the η = 0 network and opens its
+  memory as training finds it useful).
+* ``read_norm``: N is a layer normalisation of the read-out without gain or bias, so its scale no
+  longer grows with η‖h‖²/(1 − λ) (otherwise N is the identity).
+* ``learn_decay`` / ``learn_fast_lr``: λ = sigmoid(θ_λ) and η = softplus(θ_η), learned, one
+  each per layer, starting at ``decay`` and ``fast_lr``.
+
 Two forms compute the same numbers:
 
 * ``form="matrix"`` keeps A as a (B, H, H) tensor and updates it every step — the equations
@@ -62,6 +74,11 @@ class FastWeightRNN(RecurrentCore):
     :param backend: attention form only: ``"numba"`` (compiled loops, CPU), ``"torch"``
         (eager, any device) or ``"auto"`` (numba on CPU, torch elsewhere).
     :param ln_eps: the ε of the layer normalisation.
+    :param read_gate: ``None`` (the paper), ``"unit"`` or ``"layer"``: a learned gate on the read-out.
+    :param gate_init: the gate's initial value (0: the memory starts closed).
+    :param learn_decay: learn λ (through a sigmoid), starting at ``decay``.
+    :param learn_fast_lr: learn η (through a softplus), starting at ``fast_lr``.
+    :param read_norm: layer-normalise the read-out (no gain or bias) before the gate.
     """
 
     def __init__(
