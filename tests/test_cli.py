@@ -238,15 +238,18 @@ def test_cli_exit_code_in_a_real_process(tmp_path):
     assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
 
 
-def test_hyperparams_file_is_the_single_source_of_defaults():
-    from fw_agents.training import load_hyperparams
+def test_hyperparams_file_is_the_single_source_of_defaults(tmp_path):
+    """A run's config.yml holds what the defaults file says, and changing the file changes the run."""
+    from fw_agents import training
 
-    config = load_hyperparams("MemoryCatch-v0", "fw")
-    table = yaml.safe_load((REPO / "train" / "hyperparams.yml").read_text())
-    assert config["n_timesteps"] == table["MemoryCatch-v0"]["n_timesteps"]
-    grid = load_hyperparams("MiniGrid-MemoryS13-v0", "fw")
-    assert grid["policy_kwargs"]["features_extractor_class"] == "MiniGridCNN"
-    assert np.isclose(load_hyperparams("CartPoleNoVel-v1", "lstm")["gae_lambda"], 0.8)
+    assert training.HYPERPARAMS.parent.name == "fw_agents"  # package data, not a path into train/
+    assert _train(tmp_path, "--env", "CartPoleNoVel", name="cart", timesteps=64) == 0
+    config = yaml.safe_load((tmp_path / "cart" / "config.yml").read_text())
+    assert config["gamma"] == 0.98 and config["gae_lambda"] == 0.8  # the CartPoleNoVel-v1 section
+    custom = tmp_path / "h.yml"
+    custom.write_text(yaml.safe_dump({"default": {"n_envs": 3, "gamma": 0.5}, "MiniGrid": {"n_envs": 5}}))
+    assert training.load_hyperparams("MemoryCatch-v0", "fw", custom) == {"n_envs": 3, "gamma": 0.5}
+    assert training.load_hyperparams("MiniGrid-MemoryS13-v0", "fw", custom) == {"n_envs": 5, "gamma": 0.5}
 
 
 def test_plot_groups_runs_by_core(tmp_path, capsys):
@@ -294,9 +297,12 @@ def test_sweep_runs_a_grid_locally_and_skips_finished_runs(tmp_path, capsys):
     assert len(runs) == 8 and all((tmp_path / "runs" / r / "model.zip").exists() for r in runs)
     b = yaml.safe_load((tmp_path / "runs" / "MemoryCatch_lstm_b_seed1" / "config.yml").read_text())
     assert b["core"] == "lstm" and b["seed"] == 1 and b["learning_rate"] == "lin_0.001"
-    start = time.time()
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*") if p.is_file()}
     assert run_cli(sweep.main, [str(config)]) == 0  # everything finished: nothing re-runs
-    assert time.time() - start < 5
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*") if p.is_file()}
+    assert {p: t for p, t in after.items() if not p.name.endswith(".log")} == {
+        p: t for p, t in stamps.items() if not p.name.endswith(".log")
+    }, "a finished run was touched"
 
 
 def test_sweep_bad_files(tmp_path, capsys):

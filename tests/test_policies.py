@@ -13,7 +13,6 @@ import pytest
 import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 
 import envs
 from fw_agents import FastWeightCnnPolicy, FastWeightMlpPolicy, FastWeightMultiInputPolicy
@@ -36,19 +35,30 @@ def _model(policy, env_id="MemoryCatch-v0", n_envs=2, **policy_kwargs):
     return RecurrentPPO(policy, env, policy_kwargs=kwargs, seed=0, **SMALL)
 
 
+def _trains(model, steps=64):
+    """Train ``steps`` steps; the recurrent core's parameters must change and the loss be finite."""
+    before = [p.detach().clone() for p in model.policy.lstm_actor.parameters()]
+    model.learn(steps)
+    after = list(model.policy.lstm_actor.parameters())
+    assert model.num_timesteps >= steps
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), "the core was not updated"
+    assert all(torch.isfinite(p).all() for p in after)
+    assert np.isfinite(model.logger.name_to_value["train/loss"])
+
+
 @pytest.mark.parametrize("core", CORES)
 def test_each_core_trains_on_memory_catch(core):
     model = _model(FastWeightMlpPolicy, **core)
-    model.learn(64)
-    assert model.num_timesteps >= 64
     assert isinstance(model.policy.lstm_actor, CoreAdapter)
-    mean, _ = evaluate_policy(model, model.get_env(), n_eval_episodes=4)
-    assert -1.0 <= mean <= 1.0
+    _trains(model)
+    # the buffer holds the packed core state of every step, and it is not all zero (memory is carried)
+    assert np.abs(model.rollout_buffer.hidden_states_pi).sum() > 0
 
 
 def test_box_env():
     model = _model(FastWeightMlpPolicy, env_id="CartPoleNoVel-v1")
-    model.learn(64)
+    _trains(model)
+    assert model.rollout_buffer.observations.shape[-1] == 2  # positions only
 
 
 class DictCatch(gym.ObservationWrapper):
@@ -69,7 +79,9 @@ class DictCatch(gym.ObservationWrapper):
 def test_dict_env_multi_input_policy():
     env = make_vec_env(lambda: DictCatch(envs.make_env("MemoryCatch-v0")), n_envs=2, seed=0)
     model = RecurrentPPO(FastWeightMultiInputPolicy, env, policy_kwargs={"lstm_hidden_size": 16}, **SMALL)
-    model.learn(64)
+    _trains(model)
+    times = model.rollout_buffer.observations["time"]
+    assert times.min() >= 0.0 and times.max() > 0.0  # the Dict's second entry reached the buffer
 
 
 def test_minigrid_cnn_policy():
