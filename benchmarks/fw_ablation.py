@@ -48,6 +48,8 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "gate_unit_002": ("fw", {"read_gate": "unit", "gate_init": 0.02}, "+ a gate per unit, from 0.02"),
     "gate_unit_w1": ("fw", {"read_gate": "unit", "recurrent_init_scale": 1.0},
                      "+ a gate per unit, from 0; W(0) = I instead of 0.05·I"),
+    "gate_unit_norm_w1": ("fw", {"read_gate": "unit", "read_norm": True, "recurrent_init_scale": 1.0},
+                          "+ gate per unit, normalised read-out, W(0) = I"),
     "gate_unit_learned": ("fw", {"read_gate": "unit", "learn_decay": True, "learn_fast_lr": True},
                           "+ gate per unit, λ and η learned"),
     "gate_layer_learned": ("fw", {"read_gate": "layer", "learn_decay": True, "learn_fast_lr": True},

@@ -7,9 +7,10 @@ replayed on fresh episodes (env seeds 20,000 + i, the policy's own deterministic
 not matter: only the query's action is scored and the inputs do not depend on actions), once
 with the trained weights and once with a freshly initialised core of the same configuration.
 At the query step t (the step whose input carries the query flag), with v = relu(W h(t) + C x(t) + b)
-the read-out is g ⊙ A(t) v = g ⊙ Σ_j η λ^{t−j} h(j) (h(j)·v) over the episode's hidden states. Reported:
+the read-out is g ⊙ N(A(t) v), A(t) v = Σ_j η λ^{t−j} h(j) (h(j)·v) over the episode's hidden
+states (N: the read-out's own normalisation where the core has one). Reported:
 
-* **read / input**: ‖g ⊙ A(t)v‖ / ‖W h(t) + C x(t) + b‖, both centred over the units (the layer norm
+* **read / input**: ‖g ⊙ N(A(t)v)‖ / ‖W h(t) + C x(t) + b‖, both centred over the units (the layer norm
   removes the mean) — how much the memory drowns the input at the query;
 * **cue share**: the cue step's part of the read-out, |η λ^{t−j} h(j)·v|·‖h(j)‖ for j the
   hidden state that first saw the cue, over the sum of that quantity over all j — uniform
@@ -53,15 +54,12 @@ def query_readout(core: FastWeightRNN, x: torch.Tensor) -> tuple[float, float, f
     hs += list(y[:, 0])
     t = x.shape[0] - 1  # the query step
     lam, eta = float(core.decay_of(0)), float(core.fast_lr_of(0))
-    gate = core.gate_of(0)
     z = core.W[0] @ hs[t] + core.C[0] @ x[t] + core.bias[0]
     v = torch.relu(z)
     past = torch.stack(hs[: t + 1])  # h(0) … h(t)
     scores = past @ v
     weights = eta * lam ** torch.arange(t, -1, -1, dtype=torch.float32) * scores
-    read = weights @ past
-    if gate is not None:
-        read = gate * read
+    read = core.gated_read(0, weights @ past)  # as it joins the input term: normalised (if so), gated
     centred = lambda u: (u - u.mean()).norm()  # noqa: E731
     mass = weights.abs() * past.norm(dim=1)
     return float(centred(read) / centred(z)), float(mass[1] / mass.sum()), float((scores[1:] > 0).float().mean())

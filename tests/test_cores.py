@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from fw_agents import FastWeightRNN, available_cores, make_core
+from fw_agents.cores.fast_weights import PAPER_SETTINGS, PaperFastWeightRNN
 
 torch.set_default_dtype(torch.float32)
 
@@ -24,6 +25,9 @@ ALL_CORES = [
     pytest.param("irnn", {}, id="irnn"),
     pytest.param("alstm", {}, id="alstm"),
 ]
+
+
+SHIPPED = {"shipped": True}  # marks the core as shipped (``FastWeightRNN`` with no further arguments)
 
 
 def slow_reference(core: FastWeightRNN, x, h0, a0, starts):
@@ -96,6 +100,7 @@ def _randomise(core, gen):
         {"read_gate": "layer", "inner_steps": 2, "num_layers": 2},
         {"learn_decay": True, "learn_fast_lr": True, "decay": 0.8, "fast_lr": 0.3},
         {"read_gate": "unit", "read_norm": True, "inner_steps": 2},
+        SHIPPED,
         {
             "read_gate": "unit",
             "learn_decay": True,
@@ -114,13 +119,17 @@ def _randomise(core, gen):
         "gate-layer-2layers",
         "learned-lam-eta",
         "gate-read-norm",
+        "shipped-default",
         "all-options-2layers",
     ],
 )
 def test_matches_slow_reference(variant, settings):
     gen = torch.Generator().manual_seed(0)
     seq_len, batch, feat, hidden = 7, 3, 4, 5
-    core = FastWeightRNN(feat, hidden, **variant, **settings).double()
+    # every setting modifies the paper's core, except the shipped default, taken as it is
+    options = {k: v for k, v in settings.items() if k != "shipped"}
+    base = {} if settings.get("shipped") else PAPER_SETTINGS
+    core = FastWeightRNN(feat, hidden, **{**base, **variant, **options}).double()
     _randomise(core, gen)
     x = torch.randn(seq_len, batch, feat, generator=gen, dtype=torch.float64, requires_grad=True)
     h0, a0 = _random_state(core.num_layers, batch, hidden, gen)
@@ -151,7 +160,7 @@ def test_matches_slow_reference(variant, settings):
 @pytest.mark.parametrize("variant", FW_VARIANTS)
 def test_gradcheck(variant):
     gen = torch.Generator().manual_seed(1)
-    core = FastWeightRNN(3, 4, inner_steps=2, **variant).double()
+    core = PaperFastWeightRNN(3, 4, inner_steps=2, **variant).double()
     _randomise(core, gen)
     x = torch.randn(5, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     h0, a0 = _random_state(1, 2, 4, gen)
@@ -189,7 +198,7 @@ def test_fast_lr_zero_is_ln_relu_rnn_and_decay_irrelevant():
     x = torch.randn(9, 4, 3, generator=gen, dtype=torch.float64)
     outs = []
     for decay in (0.0, 0.5, 0.95):
-        core = FastWeightRNN(3, 6, fast_lr=0.0, decay=decay, inner_steps=2).double()
+        core = PaperFastWeightRNN(3, 6, fast_lr=0.0, decay=decay, inner_steps=2).double()
         torch.manual_seed(0)
         core.reset_parameters()
         _randomise(core, torch.Generator().manual_seed(4))
@@ -208,7 +217,7 @@ def test_fast_lr_zero_is_ln_relu_rnn_and_decay_irrelevant():
 
 def test_memory_must_already_contain_previous_hidden_state():
     """A(t) used for h(t+1) includes h(t): with W = 0 and no input, step 1 still reads h(0)."""
-    core = FastWeightRNN(1, 3, fast_lr=1.0, decay=0.0, layer_norm=False, form="matrix").double()
+    core = PaperFastWeightRNN(1, 3, fast_lr=1.0, decay=0.0, layer_norm=False, form="matrix").double()
     with torch.no_grad():
         core.W[0].zero_()
         core.C[0].zero_()
@@ -219,7 +228,7 @@ def test_memory_must_already_contain_previous_hidden_state():
     # step 1: A = h hᵀ with h = 1 -> v1 = relu(1 + A·1) = 1 + 3 = 4 (would be 1 with A(t−1))
     torch.testing.assert_close(y[:, 0, 0], torch.tensor([1.0, 4.0], dtype=torch.float64))
     for variant in ({"form": "attention", "backend": "torch"}, {"form": "attention", "backend": "numba"}):
-        other = FastWeightRNN(1, 3, fast_lr=1.0, decay=0.0, layer_norm=False, **variant).double()
+        other = PaperFastWeightRNN(1, 3, fast_lr=1.0, decay=0.0, layer_norm=False, **variant).double()
         other.load_state_dict(core.state_dict())
         torch.testing.assert_close(other(x)[0], y)
 

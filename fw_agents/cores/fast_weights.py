@@ -293,7 +293,7 @@ class FastWeightRNN(RecurrentCore):
             hs = self._layer_attention_torch(layer, cx, h0, a0, keep)
         return hs[1:], hs[-1], self._final_matrix(hs, a0, keep, lam, eta)
 
-    def _gated(self, layer: int, read: torch.Tensor) -> torch.Tensor:
+    def gated_read(self, layer: int, read: torch.Tensor) -> torch.Tensor:
         """The read-out as it joins the input term: normalised (``read_norm``), then gated."""
         if self.read_norm:
             read = F.layer_norm(read, (self.hidden_size,), eps=self.ln_eps)
@@ -320,7 +320,7 @@ class FastWeightRNN(RecurrentCore):
             z = cx[t] + F.linear(h, self.W[layer])
             v = torch.relu(z)
             for _ in range(self.inner_steps):
-                v = self._ln_relu(layer, z + self._gated(layer, torch.bmm(a, v.unsqueeze(2)).squeeze(2)))
+                v = self._ln_relu(layer, z + self.gated_read(layer, torch.bmm(a, v.unsqueeze(2)).squeeze(2)))
             h = v
             ys.append(h)
         return torch.stack(ys), h, a
@@ -354,7 +354,7 @@ class FastWeightRNN(RecurrentCore):
             for _ in range(self.inner_steps):
                 scores = torch.bmm(past, v.unsqueeze(2)).squeeze(2) * weights
                 read = torch.bmm(scores.unsqueeze(1), past).squeeze(1)
-                read = self._gated(layer, read + alive * lam ** (t + 1) * torch.bmm(a0, v.unsqueeze(2)).squeeze(2))
+                read = self.gated_read(layer, read + alive * lam ** (t + 1) * torch.bmm(a0, v.unsqueeze(2)).squeeze(2))
                 v = self._ln_relu(layer, z + read)
             if record is not None:
                 record.append((z, read))
