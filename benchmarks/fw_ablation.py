@@ -2,6 +2,7 @@
 
     python benchmarks/fw_ablation.py                                   # every variant, every task
     python benchmarks/fw_ablation.py --tasks recall cartpole --variants paper gate_unit
+    python benchmarks/fw_ablation.py --tasks catch24 assoc --variants gate_unit_norm lstm paper
     python benchmarks/fw_ablation.py --table-only                      # rebuild the table from the runs
 
 Variants are the paper's core (``PAPER_SETTINGS``: λ 0.95, η 0.5 fixed, no gate) with one or
@@ -62,8 +63,15 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "gate_unit_l99": ("fw", {"read_gate": "unit", "decay": 0.99}, "+ gate per unit, λ 0.99"),
     "lstm": ("lstm", {}, "LSTM core (reference)"),
 }  # fmt: skip
-TASKS = {"catch": ("MemoryCatch", 600_000, [0, 1, 2]), "recall": ("DelayedRecall-L100", 200_000, [0, 1, 2]),
-         "cartpole": ("CartPoleNoVel-v1", 50_000, [1, 2, 3])}  # fmt: skip
+TASKS = {
+    "catch": ("MemoryCatch", 600_000, [0, 1, 2]),
+    "recall": ("DelayedRecall-L100", 200_000, [0, 1, 2]),
+    "cartpole": ("CartPoleNoVel-v1", 50_000, [1, 2, 3]),
+    # further memory tasks, for the chosen variants against the LSTM (second table)
+    "catch24": ("MemoryCatch-24", 1_000_000, [0, 1, 2]),
+    "assoc": ("AssociativeRecall", 500_000, [0, 1, 2]),
+}
+FURTHER = ("catch24", "assoc")
 THRESHOLDS = (0.5, 0.8, 0.95)
 
 
@@ -135,6 +143,21 @@ def cartpole_cells(variant: str) -> list[str]:
     return [", ".join(f"{r['last']:.0f}" for r in found) + f" ({sum(r['last'] > 450 for r in found)}/{len(found)})"]
 
 
+def further_table() -> str:
+    """Final success per seed on the further tasks, for every variant that has runs there."""
+    rows = ["| variant | " + " | ".join(f"{TASKS[t][0]}: final success per seed (mean)" for t in FURTHER) + " |",
+            "|---|" + "---|" * len(FURTHER)]  # fmt: skip
+    for variant in VARIANTS:
+        cells = []
+        for task in FURTHER:
+            runs = [r for r in run_dirs(task, variant) if (r / "model.zip").exists()]
+            finals = [float(load_curve(r).values[-1]) for r in runs]
+            cells.append(f"{', '.join(f'{v:.2f}' for v in finals)} ({np.mean(finals):.2f})" if finals else "not run")
+        if any(c != "not run" for c in cells):
+            rows.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def table() -> str:
     rows = [
         "| variant | what changes | catch: steps to 50% | to 80% | to 95% | final catch | "
@@ -155,7 +178,7 @@ def main() -> None:
     parser.add_argument("--table-only", action="store_true", help="rebuild the table from finished runs")
     args = parser.parse_args()
     if not args.table_only:
-        jobs = [job for task in ("catch", "recall") if task in args.tasks for v in args.variants
+        jobs = [job for task in args.tasks if task != "cartpole" for v in args.variants
                 for job in expand(sweep_config(task, v))]  # fmt: skip
         run_local(jobs, args.jobs)
         if "cartpole" in args.tasks:
@@ -172,7 +195,9 @@ def main() -> None:
         "64-step rollouts, lr 1e-3, entropy 0.01; 100 deterministic evaluation episodes every 25k), sb3-contrib's "
         "CartPole-without-velocities recipe seeds 1 2 3 at 50k steps. Every variant starts from the paper's "
         "settings (λ 0.95, η 0.5 fixed, no gate) and changes what its row says; all run under identical PPO "
-        "settings per task, two runs at a time on the 2-core machine, one torch thread each."
+        "settings per task, two runs at a time on the 2-core machine, one torch thread each.\n\n"
+        "Further memory tasks (hyperparams.yml's settings for each; MemoryCatch-24-v0 at 1M steps, "
+        "AssociativeRecall-v0 at 500k; seeds 0 1 2; final evaluation's success rate):\n\n" + further_table()
     )
     write_section("fw-ablation", body)
     print(body)

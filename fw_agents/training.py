@@ -45,10 +45,16 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from torch import nn
 
 from fw_agents import extractors
-from fw_agents.cores import available_cores
+from fw_agents.cores import available_cores, make_core
 from fw_agents.diagnostics import MemoryDiagnostics
 from fw_agents.errors import UsageError
-from fw_agents.policies import FastWeightCnnPolicy, FastWeightMlpPolicy, FastWeightMultiInputPolicy
+from fw_agents.policies import (
+    FW_CORES,
+    FW_OPTIONS,
+    FastWeightCnnPolicy,
+    FastWeightMlpPolicy,
+    FastWeightMultiInputPolicy,
+)
 
 # the training defaults ship with the library (package data)
 HYPERPARAMS = Path(__file__).resolve().parent / "hyperparams.yml"
@@ -160,6 +166,16 @@ def build_policy_kwargs(policy_kwargs: dict[str, Any], core: str) -> dict[str, A
         if key in kwargs:
             kwargs[key] = resolve_class(kwargs[key], key)
     kwargs["core"] = core
+    if core in FW_CORES:
+        # pin every core option in the run's configuration (and the saved model), so the run
+        # reloads as it trained even if a later version changes the defaults
+        options = {**(kwargs.get("lstm_kwargs") or {}), **(kwargs.get("core_kwargs") or {}),
+                   **{k: kwargs[k] for k in FW_OPTIONS if kwargs.get(k) is not None}}  # fmt: skip
+        try:
+            settings = make_core(core, 1, 1, **options).settings()
+        except (TypeError, ValueError) as err:
+            raise UsageError(f"bad fast-weight core arguments {options}: {err}") from err
+        kwargs["core_kwargs"] = {**(kwargs.get("core_kwargs") or {}), **settings}
     return kwargs
 
 

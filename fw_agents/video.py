@@ -47,7 +47,7 @@ def read_weights(core: FastWeightRNN, features: torch.Tensor, h_prev: torch.Tens
         z = core.C[0] @ features + core.bias[0] + core.W[0] @ h_prev
         query = torch.relu(z)
         ages = torch.arange(past.shape[0] - 1, -1, -1, dtype=past.dtype)
-        weights = core.fast_lr * core.decay**ages * (past @ query)
+        weights = float(core.fast_lr_of(0)) * float(core.decay_of(0)) ** ages * (past @ query)
     return weights.cpu().numpy()
 
 

@@ -51,6 +51,18 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert model.num_timesteps >= 256
 
 
+def test_saved_model_pins_every_fast_weight_option(trained_run):
+    """The zip records the core's full settings, so a later change of defaults cannot alter a saved run."""
+    from fw_agents import FastWeightRNN
+
+    model = RecurrentPPO.load(trained_run / "model.zip")
+    core = model.policy.lstm_actor.core
+    assert model.policy_kwargs["core_kwargs"] == core.settings()
+    assert set(core.settings()) >= {"decay", "fast_lr", "read_gate", "read_norm", "recurrent_init_scale"}
+    rebuilt = FastWeightRNN(core.input_size, core.hidden_size, num_layers=core.num_layers, **core.settings())
+    rebuilt.load_state_dict(core.state_dict())  # same parameters, same options
+
+
 def test_evaluate_prints_and_writes_json(trained_run, tmp_path, capsys):
     out = tmp_path / "eval.json"
     assert run_cli(evaluate.main, [str(trained_run), "--episodes", "20", "--json", str(out)]) == 0

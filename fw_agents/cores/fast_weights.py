@@ -180,6 +180,27 @@ class FastWeightRNN(RecurrentCore):
                 if self.learn_fast_lr:  # η = softplus(raw)
                     self.fast_lr_raw[layer].fill_(math.log(math.expm1(self.fast_lr)))
 
+    def settings(self) -> dict[str, object]:
+        """Every constructor option but the sizes: ``FastWeightRNN(F, H, num_layers=L, **settings())``
+        rebuilds this core, whatever the defaults of a later version."""
+        names = (
+            "decay",
+            "fast_lr",
+            "inner_steps",
+            "layer_norm",
+            "dropout",
+            "form",
+            "recurrent_init_scale",
+            "backend",
+            "ln_eps",
+            "read_gate",
+            "gate_init",
+            "read_norm",
+            "learn_decay",
+            "learn_fast_lr",
+        )
+        return {name: getattr(self, name) for name in names}
+
     def decay_of(self, layer: int) -> float | torch.Tensor:
         """λ of a layer: the fixed float, or the learned value (a 0-d tensor)."""
         return torch.sigmoid(self.decay_logit[layer]) if self.learn_decay else self.decay
@@ -420,7 +441,17 @@ class FastWeightRNN(RecurrentCore):
 
 
 # The paper's configuration: fixed λ and η, the read-out joins the layer norm ungated.
-PAPER_SETTINGS = {"decay": 0.95, "fast_lr": 0.5, "read_gate": None, "learn_decay": False, "learn_fast_lr": False}
+PAPER_SETTINGS = {
+    "decay": 0.95,
+    "fast_lr": 0.5,
+    "inner_steps": 1,
+    "recurrent_init_scale": 0.05,
+    "read_gate": None,
+    "gate_init": 0.0,
+    "read_norm": False,
+    "learn_decay": False,
+    "learn_fast_lr": False,
+}
 
 
 @register_core("fw-paper")
