@@ -258,11 +258,27 @@ def test_ten_thousand_steps_stay_finite():
         ({"form": "dense"}, "form"),
         ({"dropout": 1.0}, "dropout"),
         ({"backend": "cuda"}, "backend"),
+        ({"read_gate": "head"}, "read_gate"),
+        ({"gate_init": "wide"}, "gate_init"),
+        ({"learn_decay": True, "decay": 1.0}, "decay"),
+        ({"learn_fast_lr": True, "fast_lr": 0.0}, "fast_lr"),
     ],
 )
 def test_bad_hyperparameters_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):
         FastWeightRNN(4, 8, **kwargs)
+
+
+def test_gate_and_learned_settings_start_where_asked():
+    core = FastWeightRNN(4, 5, read_gate="unit", gate_init="spread", learn_decay=True, learn_fast_lr=True,
+                         decay=0.9, fast_lr=0.3, num_layers=2)  # fmt: skip
+    for layer in range(2):
+        torch.testing.assert_close(core.gate[layer].data, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0]))
+        assert abs(float(core.decay_of(layer)) - 0.9) < 1e-6 and abs(float(core.fast_lr_of(layer)) - 0.3) < 1e-6
+    assert FastWeightRNN(4, 5, read_gate="layer", gate_init=0.2).gate[0].shape == (1,)
+    paper = make_core("fw-paper", 4, 5)
+    assert paper.read_gate is None and not paper.read_norm and len(paper.gate) == 0
+    assert sum(p.numel() for p in paper.parameters()) == 5 * 5 + 5 * 4 + 3 * 5  # W, C, b, LN gain and bias
 
 
 def test_bad_sizes_and_shapes_raise():

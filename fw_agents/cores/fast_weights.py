@@ -14,15 +14,20 @@ computed once per step and reused by every inner step; C x(t) + b is computed fo
 at once. Parameters map to the paper as: ``W`` ↔ W (slow recurrent weights, H×H), ``C`` ↔ C
 (input weights, H×F), ``bias`` ↔ b, ``decay`` ↔ λ, ``fast_lr`` ↔ η, ``inner_steps`` ↔ S.
 
-Options beyond the paper (all off in ``fw-paper``, the paper's core; each is ablated in
-``benchmarks/fw_ablation.py``, and the package's default core is chosen from that ablation):
+The shipped core (``FastWeightRNN``'s defaults, ``make_core("fw", …)``) changes how the
+read-out enters; ``fw-paper`` (:class:`PaperFastWeightRNN`, ``PAPER_SETTINGS``) is the paper's:
 
-* ``read_gate`` (``"unit"`` or ``"layer"``): a learned gate g on the read-out,
-  hₛ₊₁ = f(LN[W h + C x + b + g ⊙ N(A(t) hₛ)]), g per hidden unit (H values) or one per
-  layer, initialised at ``gate_init`` (0: the core starts as the η = 0 network and opens its
-  memory as training finds it useful).
-* ``read_norm``: N is a layer normalisation of the read-out without gain or bias, so its scale no
-  longer grows with η‖h‖²/(1 − λ) (otherwise N is the identity).
+    hₛ₊₁(t+1) = f( LN[ W h(t) + C x(t) + b + g ⊙ N(A(t) hₛ(t+1)) ] )
+
+with N a layer normalisation of the read-out without gain or bias (``read_norm``) — its size
+no longer grows with η‖h‖²/(1 − λ) — and g a learned gate per hidden unit (``read_gate="unit"``)
+that starts spread from closed to open across the units, gᵢ = i/(H − 1) (``gate_init="spread"``):
+some units start as a plain layer-normalised RNN that follows the input, others lean on the
+memory, and training moves each gate. Options (each ablated in ``benchmarks/fw_ablation.py``):
+
+* ``read_gate``: ``"unit"``, ``"layer"`` (one gate per layer) or ``None`` (no gate, the paper);
+  ``gate_init``: a number (0: the memory starts closed) or ``"spread"``.
+* ``read_norm``: N as above, or the identity (the paper).
 * ``learn_decay`` / ``learn_fast_lr``: λ = sigmoid(θ_λ) and η = softplus(θ_η), learned, one
   each per layer, starting at ``decay`` and ``fast_lr``.
 
@@ -59,7 +64,8 @@ BACKENDS = ("auto", "numba", "torch")
 
 @register_core("fw")
 class FastWeightRNN(RecurrentCore):
-    """Fast-weight recurrent core (Ba et al. 2016); equations in the module docstring.
+    """Fast-weight recurrent core (Ba et al. 2016) with a gated, normalised read-out by default;
+    equations in the module docstring. ``PaperFastWeightRNN`` (``"fw-paper"``) is the paper's.
 
     :param input_size: F, features per step.
     :param hidden_size: H, hidden units per layer.
@@ -74,11 +80,12 @@ class FastWeightRNN(RecurrentCore):
     :param backend: attention form only: ``"numba"`` (compiled loops, CPU), ``"torch"``
         (eager, any device) or ``"auto"`` (numba on CPU, torch elsewhere).
     :param ln_eps: the ε of the layer normalisation.
-    :param read_gate: ``None`` (the paper), ``"unit"`` or ``"layer"``: a learned gate on the read-out.
-    :param gate_init: the gate's initial value (0: the memory starts closed).
+    :param read_gate: ``"unit"`` (default), ``"layer"`` or ``None`` (the paper): a learned gate on the read-out.
+    :param gate_init: the gate's initial value (0: the memory starts closed), or ``"spread"``
+        (default): unit i of H starts at i/(H − 1), from closed to open.
     :param learn_decay: learn λ (through a sigmoid), starting at ``decay``.
     :param learn_fast_lr: learn η (through a softplus), starting at ``fast_lr``.
-    :param read_norm: layer-normalise the read-out (no gain or bias) before the gate.
+    :param read_norm: layer-normalise the read-out (no gain or bias) before the gate (default).
     """
 
     def __init__(
@@ -96,11 +103,11 @@ class FastWeightRNN(RecurrentCore):
         recurrent_init_scale: float = 0.05,
         backend: str = "auto",
         ln_eps: float = 1e-5,
-        read_gate: str | None = None,
-        gate_init: float = 0.0,
+        read_gate: str | None = "unit",
+        gate_init: float | str = "spread",
         learn_decay: bool = False,
         learn_fast_lr: bool = False,
-        read_norm: bool = False,
+        read_norm: bool = True,
     ) -> None:
         _check_positive_int("hidden_size", hidden_size)
         super().__init__(input_size, hidden_size, num_layers)
@@ -124,7 +131,9 @@ class FastWeightRNN(RecurrentCore):
         self.decay = float(decay)
         self.fast_lr = float(fast_lr)
         self.read_gate = read_gate
-        self.gate_init = float(gate_init)
+        if gate_init != "spread" and not isinstance(gate_init, (int, float)):
+            raise ValueError(f"gate_init must be a number or 'spread', got {gate_init!r}")
+        self.gate_init = gate_init if gate_init == "spread" else float(gate_init)
         self.learn_decay = bool(learn_decay)
         self.learn_fast_lr = bool(learn_fast_lr)
         self.read_norm = bool(read_norm)
@@ -174,7 +183,10 @@ class FastWeightRNN(RecurrentCore):
                 self.ln_gain[layer].fill_(1.0)
                 self.ln_bias[layer].zero_()
                 if self.read_gate is not None:
-                    self.gate[layer].fill_(self.gate_init)
+                    if self.gate_init == "spread":  # unit i starts at i / (H − 1): closed to open
+                        self.gate[layer].copy_(torch.linspace(0.0, 1.0, self.gate[layer].numel()))
+                    else:
+                        self.gate[layer].fill_(self.gate_init)
                 if self.learn_decay:  # λ = sigmoid(logit)
                     self.decay_logit[layer].fill_(math.log(self.decay / (1.0 - self.decay)))
                 if self.learn_fast_lr:  # η = softplus(raw)
