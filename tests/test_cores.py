@@ -59,7 +59,10 @@ def slow_reference(core: FastWeightRNN, x, h0, a0, starts):
                     read = a @ v
                     if core.read_norm:  # its own layer norm, no gain or bias
                         read = (read - read.mean()) / torch.sqrt(((read - read.mean()) ** 2).mean() + core.ln_eps)
-                    u = z + gate * read
+                    zi = z
+                    if core.norm_input:  # the input term normalised the same way
+                        zi = (z - z.mean()) / torch.sqrt(((z - z.mean()) ** 2).mean() + core.ln_eps)
+                    u = zi + gate * read
                     if core.layer_norm:
                         mean = u.mean()
                         var = ((u - mean) ** 2).mean()
@@ -100,6 +103,7 @@ def _randomise(core, gen):
         {"read_gate": "layer", "inner_steps": 2, "num_layers": 2},
         {"learn_decay": True, "learn_fast_lr": True, "decay": 0.8, "fast_lr": 0.3},
         {"read_gate": "unit", "read_norm": True, "inner_steps": 2},
+        {"read_gate": "unit", "read_norm": True, "norm_input": True, "inner_steps": 2},
         SHIPPED,
         {
             "read_gate": "unit",
@@ -119,6 +123,7 @@ def _randomise(core, gen):
         "gate-layer-2layers",
         "learned-lam-eta",
         "gate-read-norm",
+        "norm-input",
         "shipped-default",
         "all-options-2layers",
     ],

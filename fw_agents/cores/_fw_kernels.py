@@ -10,9 +10,9 @@ Notation (one example; buffer entry j holds h(j-1), entry 0 is the carried hidde
     z_t   = C x_t + b + W (keep_t * hs[t])
     v_0   = relu(z_t)
     a_s   = sum_{j=first_t..t} eta * lam^(t-j) * hs[j] (hs[j] . v_s)  +  alive_t lam^(t+1) A0 v_s
-    v_s+1 = relu(LN(z_t + g * N(a_s))),  s = 0..S-1;   hs[t+1] = v_S
-with g the read-out gate (per unit; all ones for the paper's core) and N the identity or, with
-``read_norm``, a layer norm without gain or bias. The backward also returns
+    v_s+1 = relu(LN(M(z_t) + g * N(a_s))),  s = 0..S-1;   hs[t+1] = v_S
+with g the read-out gate (per unit; all ones for the paper's core), N the identity or, with
+``read_norm``, a layer norm without gain or bias, and M likewise with ``norm_input``. The backward also returns
 the gradients of g, lam and eta, so the gate, the decay and the fast learning rate can be learned.
 where first_t is the first buffer entry after the latest episode start and alive_t says
 whether no episode started in 0..t (so the carried matrix A0 still counts).
@@ -40,8 +40,8 @@ def _powers(lam, n, dtype_ref):
 
 @njit(cache=True, fastmath=_FAST)
 def _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta, inner_steps, use_ln,
-                     read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
-                     alive_out, powers):  # fmt: skip
+                     read_norm, norm_input, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out,
+                     zn_out, z_rstd_out, first_out, alive_out, powers):  # fmt: skip
     seq_len, _batch, hidden = cx.shape
     first = 0
     # the carried matrix counts until the example's first episode start; skip it when zero
@@ -73,6 +73,24 @@ def _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta
                 s += w_rec[i, k] * hp[k]
             z_out[t, b, i] = s
             v[i] = s if s > 0.0 else 0.0
+        # the input term as the layer norm receives it: z itself, or z normalised (norm_input)
+        if norm_input:
+            mean = 0.0
+            for i in range(hidden):
+                mean += z_out[t, b, i]
+            mean /= hidden
+            var = 0.0
+            for i in range(hidden):
+                d = z_out[t, b, i] - mean
+                var += d * d
+            var /= hidden
+            z_r = 1.0 / math.sqrt(var + eps)
+            z_rstd_out[t, b] = z_r
+            for i in range(hidden):
+                zn_out[t, b, i] = (z_out[t, b, i] - mean) * z_r
+        else:
+            for i in range(hidden):
+                zn_out[t, b, i] = z_out[t, b, i]
         for st in range(inner_steps):
             for i in range(hidden):
                 vin_out[t, st, b, i] = v[i]
@@ -110,7 +128,7 @@ def _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta
                     acc[i] = (acc[i] - mean) * r_rstd
             for i in range(hidden):
                 read_out[t, st, b, i] = acc[i]
-                acc[i] = z_out[t, b, i] + gate[i] * acc[i]
+                acc[i] = zn_out[t, b, i] + gate[i] * acc[i]
             if use_ln:
                 mean = 0.0
                 for i in range(hidden):
@@ -139,31 +157,31 @@ def _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
 def fw_forward_parallel(cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, lam, eta, inner_steps, use_ln,
-                        read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
-                        alive_out):  # fmt: skip
+                        read_norm, norm_input, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out,
+                        zn_out, z_rstd_out, first_out, alive_out):  # fmt: skip
     """One thread per example (numba's thread pool)."""
     powers = _powers(lam, cx.shape[0] + 2, cx)
     for b in prange(cx.shape[1]):
         _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta, inner_steps, use_ln,
-                         read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
-                         alive_out, powers)  # fmt: skip
+                         read_norm, norm_input, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out,
+                         zn_out, z_rstd_out, first_out, alive_out, powers)  # fmt: skip
 
 
 @njit(cache=True, fastmath=_FAST)
 def fw_forward_serial(cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, lam, eta, inner_steps, use_ln,
-                      read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
-                      alive_out):  # fmt: skip
+                      read_norm, norm_input, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out,
+                      zn_out, z_rstd_out, first_out, alive_out):  # fmt: skip
     """The same loop on the calling thread (no pool: nothing spins when torch uses one thread)."""
     powers = _powers(lam, cx.shape[0] + 2, cx)
     for b in range(cx.shape[1]):
         _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta, inner_steps, use_ln,
-                         read_norm, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out, first_out,
-                         alive_out, powers)  # fmt: skip
+                         read_norm, norm_input, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out,
+                         zn_out, z_rstd_out, first_out, alive_out, powers)  # fmt: skip
 
 
 @njit(cache=True, fastmath=_FAST)
-def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln, read_norm,
-                      z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln,
+                      read_norm, norm_input, z, vin, xhat, rstd, read, read_rstd, zn, z_rstd, first_arr, alive_arr,
                       gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out,
                       powers):  # fmt: skip
     seq_len, _batch, hidden = z.shape
@@ -176,6 +194,7 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inn
     gz = np.empty(hidden, dtype=z.dtype)
     gu = np.empty(hidden, dtype=z.dtype)
     gr = np.empty(hidden, dtype=z.dtype)
+    gzn = np.empty(hidden, dtype=z.dtype)
     dlam = 0.0
     deta = 0.0
     for i in range(hidden):
@@ -192,6 +211,7 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inn
         for i in range(hidden):
             gv[i] = dhs[t + 1, i]
             gz[i] = 0.0
+            gzn[i] = 0.0
         for st in range(inner_steps - 1, -1, -1):
             # relu'(n_s): read off the output of this inner step
             if st == inner_steps - 1:
@@ -223,7 +243,7 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inn
                     gu[i] = gv[i]
             # u = z + g * a: gu reaches z as it is, the read-out a as gr = g * gu
             for i in range(hidden):
-                gz[i] += gu[i]
+                gzn[i] += gu[i]
                 dgate_out[b, i] += gu[i] * read[t, st, b, i]
                 gr[i] = gate[i] * gu[i]
                 gv_new[i] = 0.0
@@ -269,6 +289,21 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inn
                             da0_out[b, i, k] += gi * vin[t, st, b, k]
             for i in range(hidden):
                 gv[i] = gv_new[i]
+        # the input term: gzn reaches z as it is, or back through its layer norm
+        if norm_input:
+            m1 = 0.0
+            m2 = 0.0
+            for i in range(hidden):
+                m1 += gzn[i]
+                m2 += gzn[i] * zn[t, b, i]
+            m1 /= hidden
+            m2 /= hidden
+            r = z_rstd[t, b]
+            for i in range(hidden):
+                gz[i] += (gzn[i] - m1 - zn[t, b, i] * m2) * r
+        else:
+            for i in range(hidden):
+                gz[i] += gzn[i]
         # v_0 = relu(z)
         for i in range(hidden):
             if z[t, b, i] > 0.0:
@@ -287,25 +322,25 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inn
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
-def fw_backward_parallel(ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, lam, eta, inner_steps, use_ln, read_norm,
-                         z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+def fw_backward_parallel(ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, lam, eta, inner_steps, use_ln,
+                         read_norm, norm_input, z, vin, xhat, rstd, read, read_rstd, zn, z_rstd, first_arr, alive_arr,
                          gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out):  # fmt: skip
     powers = _powers(lam, z.shape[0] + 2, z)
     for b in prange(z.shape[1]):
-        _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln, read_norm,
-                          z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+        _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln,
+                          read_norm, norm_input, z, vin, xhat, rstd, read, read_rstd, zn, z_rstd, first_arr, alive_arr,
                           gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out,
                           powers)  # fmt: skip
 
 
 @njit(cache=True, fastmath=_FAST)
-def fw_backward_serial(ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, lam, eta, inner_steps, use_ln, read_norm,
-                       z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+def fw_backward_serial(ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, lam, eta, inner_steps, use_ln,
+                       read_norm, norm_input, z, vin, xhat, rstd, read, read_rstd, zn, z_rstd, first_arr, alive_arr,
                        gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out):  # fmt: skip
     powers = _powers(lam, z.shape[0] + 2, z)
     for b in range(z.shape[1]):
-        _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln, read_norm,
-                          z, vin, xhat, rstd, read, read_rstd, first_arr, alive_arr,
+        _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inner_steps, use_ln,
+                          read_norm, norm_input, z, vin, xhat, rstd, read, read_rstd, zn, z_rstd, first_arr, alive_arr,
                           gz_out, dh0_out, dgain_out, dshift_out, dgate_out, dlam_out, deta_out, da0_out,
                           powers)  # fmt: skip
 

@@ -86,6 +86,8 @@ class FastWeightRNN(RecurrentCore):
     :param learn_decay: learn λ (through a sigmoid), starting at ``decay``.
     :param learn_fast_lr: learn η (through a softplus), starting at ``fast_lr``.
     :param read_norm: layer-normalise the read-out (no gain or bias) before the gate (default).
+    :param norm_input: layer-normalise the input term W h + C x + b too (no gain or bias), so the
+        gate sets the read-out's size relative to the input's, whatever the input's scale.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class FastWeightRNN(RecurrentCore):
         learn_decay: bool = False,
         learn_fast_lr: bool = False,
         read_norm: bool = True,
+        norm_input: bool = False,
     ) -> None:
         _check_positive_int("hidden_size", hidden_size)
         super().__init__(input_size, hidden_size, num_layers)
@@ -137,6 +140,7 @@ class FastWeightRNN(RecurrentCore):
         self.learn_decay = bool(learn_decay)
         self.learn_fast_lr = bool(learn_fast_lr)
         self.read_norm = bool(read_norm)
+        self.norm_input = bool(norm_input)
         self.inner_steps = inner_steps
         self.layer_norm = bool(layer_norm)
         self.form = form
@@ -208,6 +212,7 @@ class FastWeightRNN(RecurrentCore):
             "read_gate",
             "gate_init",
             "read_norm",
+            "norm_input",
             "learn_decay",
             "learn_fast_lr",
         )
@@ -320,11 +325,15 @@ class FastWeightRNN(RecurrentCore):
                 cx, h0, a0, keep, self.W[layer], self.ln_gain[layer], self.ln_bias[layer],
                 cx.new_ones(self.hidden_size) if gate is None else gate,
                 torch.as_tensor(lam, dtype=cx.dtype), torch.as_tensor(eta, dtype=cx.dtype),
-                self.inner_steps, self.layer_norm, self.read_norm, self.ln_eps,
+                self.inner_steps, self.layer_norm, self.read_norm, self.norm_input, self.ln_eps,
             )  # fmt: skip
         else:
             hs = self._layer_attention_torch(layer, cx, h0, a0, keep)
         return hs[1:], hs[-1], self._final_matrix(hs, a0, keep, lam, eta)
+
+    def input_term(self, z: torch.Tensor) -> torch.Tensor:
+        """The input term W h + C x + b as it joins the read-out: as is, or normalised (``norm_input``)."""
+        return F.layer_norm(z, (self.hidden_size,), eps=self.ln_eps) if self.norm_input else z
 
     def gated_read(self, layer: int, read: torch.Tensor) -> torch.Tensor:
         """The read-out as it joins the input term: normalised (``read_norm``), then gated."""
@@ -353,7 +362,8 @@ class FastWeightRNN(RecurrentCore):
             z = cx[t] + F.linear(h, self.W[layer])
             v = torch.relu(z)
             for _ in range(self.inner_steps):
-                v = self._ln_relu(layer, z + self.gated_read(layer, torch.bmm(a, v.unsqueeze(2)).squeeze(2)))
+                read = self.gated_read(layer, torch.bmm(a, v.unsqueeze(2)).squeeze(2))
+                v = self._ln_relu(layer, self.input_term(z) + read)
             h = v
             ys.append(h)
         return torch.stack(ys), h, a
@@ -388,7 +398,7 @@ class FastWeightRNN(RecurrentCore):
                 scores = torch.bmm(past, v.unsqueeze(2)).squeeze(2) * weights
                 read = torch.bmm(scores.unsqueeze(1), past).squeeze(1)
                 read = self.gated_read(layer, read + alive * lam ** (t + 1) * torch.bmm(a0, v.unsqueeze(2)).squeeze(2))
-                v = self._ln_relu(layer, z + read)
+                v = self._ln_relu(layer, self.input_term(z) + read)
             if record is not None:
                 record.append((z, read))
             hs.append(v)
@@ -461,6 +471,7 @@ PAPER_SETTINGS = {
     "read_gate": None,
     "gate_init": 0.0,
     "read_norm": False,
+    "norm_input": False,
     "learn_decay": False,
     "learn_fast_lr": False,
 }
@@ -479,7 +490,9 @@ class _FastWeightAttention(torch.autograd.Function):
     """One attention-form layer with the compiled forward and hand-derived backward."""
 
     @staticmethod
-    def forward(ctx, cx, h0, a0, keep, w_rec, gain, shift, gate, lam_t, eta_t, inner_steps, use_ln, read_norm, eps):  # type: ignore[override]
+    def forward(
+        ctx, cx, h0, a0, keep, w_rec, gain, shift, gate, lam_t, eta_t, inner_steps, use_ln, read_norm, norm_input, eps
+    ):  # type: ignore[override]
         from fw_agents.cores import _fw_kernels as kernels
 
         lam, eta = float(lam_t), float(eta_t)
@@ -504,24 +517,30 @@ class _FastWeightAttention(torch.autograd.Function):
         rstd = cx.new_empty(seq_len, inner_steps, batch)
         read = cx.new_empty(seq_len, inner_steps, batch, hidden)
         read_rstd = cx.new_ones(seq_len, inner_steps, batch)
+        zn = cx.new_empty(seq_len, batch, hidden)
+        z_rstd = cx.new_ones(seq_len, batch)
         first = torch.empty(seq_len, batch, dtype=torch.int64)
         alive = torch.empty(seq_len, batch, dtype=torch.bool)
         (kernels.fw_forward_parallel if parallel else kernels.fw_forward_serial)(
             cx.numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(), shift.numpy(), gate.numpy(),
-            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln, read_norm, eps,
-            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), read.numpy(), read_rstd.numpy(), first.numpy(),
-            alive.numpy(),
+            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln, read_norm, norm_input, eps,
+            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), read.numpy(), read_rstd.numpy(), zn.numpy(),
+            z_rstd.numpy(), first.numpy(), alive.numpy(),
         )  # fmt: skip
-        ctx.save_for_backward(hs, keep, w_rec, gain, gate, a0_c, z, vin, xhat, rstd, read, read_rstd, first, alive)
-        ctx.settings = (a0_grad, lam, eta, inner_steps, use_ln, read_norm, parallel)
+        ctx.save_for_backward(
+            hs, keep, w_rec, gain, gate, a0_c, z, vin, xhat, rstd, read, read_rstd, zn, z_rstd, first, alive
+        )
+        ctx.settings = (a0_grad, lam, eta, inner_steps, use_ln, read_norm, norm_input, parallel)
         return hs
 
     @staticmethod
     def backward(ctx, ghs):  # type: ignore[override]
         from fw_agents.cores import _fw_kernels as kernels
 
-        hs, keep, w_rec, gain, gate, a0_c, z, vin, xhat, rstd, read, read_rstd, first, alive = ctx.saved_tensors
-        a0_grad, lam, eta, inner_steps, use_ln, read_norm, parallel = ctx.settings
+        hs, keep, w_rec, gain, gate, a0_c, z, vin, xhat, rstd, read, read_rstd, zn, z_rstd, first, alive = (
+            ctx.saved_tensors
+        )
+        a0_grad, lam, eta, inner_steps, use_ln, read_norm, norm_input, parallel = ctx.settings
         seq_len, batch, hidden = z.shape
         gz = z.new_empty(seq_len, batch, hidden)
         dh0 = z.new_empty(batch, hidden)
@@ -533,9 +552,9 @@ class _FastWeightAttention(torch.autograd.Function):
         da0 = z.new_empty(batch, hidden, hidden) if a0_grad else z.new_zeros(1, 1, 1)
         (kernels.fw_backward_parallel if parallel else kernels.fw_backward_serial)(
             ghs.contiguous().numpy(), hs.numpy(), keep.numpy(), w_rec.numpy(), gain.numpy(), gate.numpy(),
-            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln, read_norm,
-            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), read.numpy(), read_rstd.numpy(), first.numpy(),
-            alive.numpy(),
+            a0_c.numpy(), a0_grad, lam, eta, inner_steps, use_ln, read_norm, norm_input,
+            z.numpy(), vin.numpy(), xhat.numpy(), rstd.numpy(), read.numpy(), read_rstd.numpy(), zn.numpy(),
+            z_rstd.numpy(), first.numpy(), alive.numpy(),
             gz.numpy(), dh0.numpy(), dgain.numpy(), dshift.numpy(), dgate.numpy(), dlam.numpy(), deta.numpy(),
             da0.numpy(),
         )  # fmt: skip
@@ -544,7 +563,7 @@ class _FastWeightAttention(torch.autograd.Function):
         grad_a0 = da0 if a0_grad else None
         return (gz, dh0, grad_a0, None, dw, dgain.sum(0), dshift.sum(0), dgate.sum(0), dlam.sum(), deta.sum()) + (
             None,
-        ) * 4
+        ) * 5
 
 
 def _centred_norm(u: torch.Tensor) -> torch.Tensor:
