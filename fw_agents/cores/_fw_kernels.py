@@ -39,6 +39,40 @@ def _powers(lam, n, dtype_ref):
 
 
 @njit(cache=True, fastmath=_FAST)
+def _normalise(x, out, eps):
+    """out = (x − mean x) / sqrt(var x + eps) over the units (``out`` may be ``x``); returns the 1/sqrt."""
+    n = x.shape[0]
+    mean = 0.0
+    for i in range(n):
+        mean += x[i]
+    mean /= n
+    var = 0.0
+    for i in range(n):
+        d = x[i] - mean
+        var += d * d
+    var /= n
+    r = 1.0 / math.sqrt(var + eps)
+    for i in range(n):
+        out[i] = (x[i] - mean) * r
+    return r
+
+
+@njit(cache=True, fastmath=_FAST)
+def _normalise_backward(g, xhat, r, out):
+    """The gradient through :func:`_normalise`: out = (g − mean g − xhat · mean(g·xhat)) · r (``out`` may be ``g``)."""
+    n = g.shape[0]
+    m1 = 0.0
+    m2 = 0.0
+    for i in range(n):
+        m1 += g[i]
+        m2 += g[i] * xhat[i]
+    m1 /= n
+    m2 /= n
+    for i in range(n):
+        out[i] = (g[i] - m1 - xhat[i] * m2) * r
+
+
+@njit(cache=True, fastmath=_FAST)
 def _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta, inner_steps, use_ln,
                      read_norm, norm_input, eps, z_out, vin_out, xhat_out, rstd_out, read_out, read_rstd_out,
                      zn_out, z_rstd_out, first_out, alive_out, powers):  # fmt: skip
@@ -75,19 +109,7 @@ def _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta
             v[i] = s if s > 0.0 else 0.0
         # the input term as the layer norm receives it: z itself, or z normalised (norm_input)
         if norm_input:
-            mean = 0.0
-            for i in range(hidden):
-                mean += z_out[t, b, i]
-            mean /= hidden
-            var = 0.0
-            for i in range(hidden):
-                d = z_out[t, b, i] - mean
-                var += d * d
-            var /= hidden
-            z_r = 1.0 / math.sqrt(var + eps)
-            z_rstd_out[t, b] = z_r
-            for i in range(hidden):
-                zn_out[t, b, i] = (z_out[t, b, i] - mean) * z_r
+            z_rstd_out[t, b] = _normalise(z_out[t, b], zn_out[t, b], eps)
         else:
             for i in range(hidden):
                 zn_out[t, b, i] = z_out[t, b, i]
@@ -113,38 +135,14 @@ def _forward_example(b, cx, hs, keep, w_rec, gain, shift, gate, a0, a0_grad, eta
             # optionally normalised (a layer norm of its own, no gain), the gated read-out
             # joins the input term inside the layer norm
             if read_norm:
-                mean = 0.0
-                for i in range(hidden):
-                    mean += acc[i]
-                mean /= hidden
-                var = 0.0
-                for i in range(hidden):
-                    d = acc[i] - mean
-                    var += d * d
-                var /= hidden
-                r_rstd = 1.0 / math.sqrt(var + eps)
-                read_rstd_out[t, st, b] = r_rstd
-                for i in range(hidden):
-                    acc[i] = (acc[i] - mean) * r_rstd
+                read_rstd_out[t, st, b] = _normalise(acc, acc, eps)
             for i in range(hidden):
                 read_out[t, st, b, i] = acc[i]
                 acc[i] = zn_out[t, b, i] + gate[i] * acc[i]
             if use_ln:
-                mean = 0.0
+                rstd_out[t, st, b] = _normalise(acc, xhat_out[t, st, b], eps)
                 for i in range(hidden):
-                    mean += acc[i]
-                mean /= hidden
-                var = 0.0
-                for i in range(hidden):
-                    d = acc[i] - mean
-                    var += d * d
-                var /= hidden
-                rstd = 1.0 / math.sqrt(var + eps)
-                rstd_out[t, st, b] = rstd
-                for i in range(hidden):
-                    xh = (acc[i] - mean) * rstd
-                    xhat_out[t, st, b, i] = xh
-                    n = gain[i] * xh + shift[i]
+                    n = gain[i] * xhat_out[t, st, b, i] + shift[i]
                     v[i] = n if n > 0.0 else 0.0
             else:
                 rstd_out[t, st, b] = 1.0
@@ -223,21 +221,11 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inn
                     if vin[t, st + 1, b, i] <= 0.0:
                         gv[i] = 0.0
             if use_ln:
-                m1 = 0.0
-                m2 = 0.0
                 for i in range(hidden):
-                    xh = xhat[t, st, b, i]
-                    dgain_out[b, i] += gv[i] * xh
+                    dgain_out[b, i] += gv[i] * xhat[t, st, b, i]
                     dshift_out[b, i] += gv[i]
-                    gx = gv[i] * gain[i]
-                    gu[i] = gx
-                    m1 += gx
-                    m2 += gx * xh
-                m1 /= hidden
-                m2 /= hidden
-                r = rstd[t, st, b]
-                for i in range(hidden):
-                    gu[i] = (gu[i] - m1 - xhat[t, st, b, i] * m2) * r
+                    gu[i] = gv[i] * gain[i]
+                _normalise_backward(gu, xhat[t, st, b], rstd[t, st, b], gu)
             else:
                 for i in range(hidden):
                     gu[i] = gv[i]
@@ -248,16 +236,7 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inn
                 gr[i] = gate[i] * gu[i]
                 gv_new[i] = 0.0
             if read_norm:  # back through the read-out's own layer norm
-                m1 = 0.0
-                m2 = 0.0
-                for i in range(hidden):
-                    m1 += gr[i]
-                    m2 += gr[i] * read[t, st, b, i]
-                m1 /= hidden
-                m2 /= hidden
-                r = read_rstd[t, st, b]
-                for i in range(hidden):
-                    gr[i] = (gr[i] - m1 - read[t, st, b, i] * m2) * r
+                _normalise_backward(gr, read[t, st, b], read_rstd[t, st, b], gr)
             for j in range(first, t + 1):
                 hv = 0.0
                 hg = 0.0
@@ -291,19 +270,9 @@ def _backward_example(b, ghs, hs, keep, w_rec, gain, gate, a0, a0_grad, eta, inn
                 gv[i] = gv_new[i]
         # the input term: gzn reaches z as it is, or back through its layer norm
         if norm_input:
-            m1 = 0.0
-            m2 = 0.0
-            for i in range(hidden):
-                m1 += gzn[i]
-                m2 += gzn[i] * zn[t, b, i]
-            m1 /= hidden
-            m2 /= hidden
-            r = z_rstd[t, b]
-            for i in range(hidden):
-                gz[i] += (gzn[i] - m1 - zn[t, b, i] * m2) * r
-        else:
-            for i in range(hidden):
-                gz[i] += gzn[i]
+            _normalise_backward(gzn, zn[t, b], z_rstd[t, b], gzn)
+        for i in range(hidden):
+            gz[i] += gzn[i]
         # v_0 = relu(z)
         for i in range(hidden):
             if z[t, b, i] > 0.0:
