@@ -26,16 +26,16 @@ from _common import ROOT, paper_table, run_json, write_section
 
 OUT = ROOT / "benchmarks" / "results"
 RESULTS = ROOT / "RESULTS.md"
-CORES = ["fw", "lstm", "irnn", "alstm"]
+CORES = ["fw-paper", "lstm", "irnn", "alstm"]
 SIZES = [20, 50, 100]
 # Table 1 of the paper, test error in %, as reported by Ba et al. (2016) — the paper's numbers.
 PAPER = {
     "irnn": [62.11, 60.23, 0.34],
     "lstm": [60.81, 1.85, 0.0],
     "alstm": [60.13, 1.62, 0.0],
-    "fw": [1.81, 0.0, 0.0],
+    "fw-paper": [1.81, 0.0, 0.0],
 }
-NAMES = {"fw": "Fast weights", "lstm": "LSTM", "irnn": "IRNN", "alstm": "A-LSTM"}
+NAMES = {"fw-paper": "Fast weights (paper)", "lstm": "LSTM", "irnn": "IRNN", "alstm": "A-LSTM"}
 
 
 def run_one(core: str, hidden: int, seed: int, args: argparse.Namespace, inner_steps: int | None = None) -> dict:
@@ -51,7 +51,7 @@ def run_one(core: str, hidden: int, seed: int, args: argparse.Namespace, inner_s
 
 def long_budget(args: argparse.Namespace) -> None:
     """Fast weights and LSTM at R = 20 with a longer budget (``--long SECONDS``, 200 epochs at most)."""
-    jobs = [(core, seed) for core in ("fw", "lstm") for seed in range(args.seeds)]
+    jobs = [(core, seed) for core in ("fw-paper", "lstm") for seed in range(args.seeds)]
 
     def run(job: tuple[str, int]) -> dict:
         core, seed = job
@@ -62,7 +62,7 @@ def long_budget(args: argparse.Namespace) -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(jobs, pool.map(run, jobs), strict=True))
     lines = ["| model (R = 20) | test error % per seed | mean | training steps | paper |", "|---|---|---|---|---|"]
-    for core in ("fw", "lstm"):
+    for core in ("fw-paper", "lstm"):
         runs = [results[(core, seed)] for seed in range(args.seeds)]
         errors = [100 * r["test_error"] for r in runs]
         steps = ", ".join(f"{r['steps']:,}" for r in runs)
@@ -131,14 +131,14 @@ def main() -> None:
         args.rerun = True
     (OUT / "assoc").mkdir(parents=True, exist_ok=True)
     jobs = [(core, hidden, seed, None) for hidden in SIZES for core in CORES for seed in range(args.seeds)]
-    jobs += [("fw", 20, seed, steps) for steps in (2, 3) for seed in range(args.seeds)]
+    jobs += [("fw-paper", 20, seed, steps) for steps in (2, 3) for seed in range(args.seeds)]
     start = time.time()
     with ThreadPoolExecutor(args.jobs) as pool:
         finished = list(pool.map(lambda job: run_one(*job[:3], args, job[3]), jobs))
     results: dict = {}
     for (core, hidden, _, steps), result in zip(jobs, finished, strict=True):
         results.setdefault((core, hidden) if steps is None else ("sweep", steps), []).append(result)
-    sweep = {1: results[("fw", 20)], 2: results[("sweep", 2)], 3: results[("sweep", 3)]}
+    sweep = {1: results[("fw-paper", 20)], 2: results[("sweep", 2)], 3: results[("sweep", 3)]}
     png = OUT / "assoc_r20.png"
     plot(results, png)
     command = f"python benchmarks/assoc_table.py --seeds {args.seeds} --epochs {args.epochs:g}"

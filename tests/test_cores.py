@@ -279,7 +279,7 @@ def test_gate_and_learned_settings_start_where_asked():
                          decay=0.9, fast_lr=0.3, num_layers=2)  # fmt: skip
     for layer in range(2):
         torch.testing.assert_close(core.gate[layer].data, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0]))
-        assert abs(float(core.decay_of(layer)) - 0.9) < 1e-6 and abs(float(core.fast_lr_of(layer)) - 0.3) < 1e-6
+        assert abs(core.decay_of(layer).item() - 0.9) < 1e-6 and abs(core.fast_lr_of(layer).item() - 0.3) < 1e-6
     assert FastWeightRNN(4, 5, read_gate="layer", gate_init=0.2).gate[0].shape == (1,)
     paper = make_core("fw-paper", 4, 5)
     assert paper.read_gate is None and not paper.read_norm and len(paper.gate) == 0

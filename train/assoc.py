@@ -17,6 +17,7 @@ import torch
 
 from fw_agents.cores import available_cores
 from fw_agents.errors import UsageError
+from fw_agents.policies import FW_CORES
 from fw_agents.supervised import assoc
 from fw_agents.supervised.models import SequenceClassifier
 from train._cli import fit_with_progress, run_cli, write_json
@@ -45,10 +46,10 @@ def parser() -> argparse.ArgumentParser:
 def core_kwargs(args: argparse.Namespace) -> dict:
     options = {"inner_steps": args.inner_steps, "decay": args.decay, "fast_lr": args.fast_lr}
     options = {k: v for k, v in options.items() if v is not None}
-    if options and args.core != "fw":
-        raise UsageError(f"{', '.join('--' + k.replace('_', '-') for k in options)} only apply to --core fw")
-    if args.core == "fw":
-        options["form"] = "attention"
+    if options and args.core not in FW_CORES:
+        raise UsageError(
+            f"{', '.join('--' + k.replace('_', '-') for k in options)} only apply to --core fw or fw-paper"
+        )
     return options
 
 

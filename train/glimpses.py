@@ -23,7 +23,7 @@ from fw_agents.supervised import glimpses
 from fw_agents.supervised.models import SequenceClassifier
 from train._cli import fit_with_progress, run_cli, write_json
 
-GLIMPSE_CORES = ("fw", "lstm", "irnn", "gru", "alstm")
+GLIMPSE_CORES = ("fw", "fw-paper", "lstm", "irnn", "gru", "alstm")
 
 
 class GlimpseModel(torch.nn.Module):
@@ -40,7 +40,9 @@ class GlimpseModel(torch.nn.Module):
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m train.glimpses", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--core", default="fw", help="fw, lstm, irnn, gru, alstm, or convnet (feed-forward reference)")
+    p.add_argument(
+        "--core", default="fw", help="fw, fw-paper, lstm, irnn, gru, alstm, or convnet (feed-forward reference)"
+    )
     p.add_argument("--hidden", type=int, default=50, help="recurrent units (ConvNet: fully connected units)")
     p.add_argument("--mnist-dir", type=Path, help="folder with the four MNIST IDX files (.gz or not)")
     p.add_argument("--epochs", type=float, default=20)
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.core == "convnet":
         model = glimpses.ConvNet(args.hidden)
     else:
-        model = GlimpseModel(args.core, args.hidden, **({"form": "attention"} if args.core == "fw" else {}))
+        model = GlimpseModel(args.core, args.hidden)
     eval_every = max(1, len(data["train"][0]) // args.batch_size)
     result = fit_with_progress(model, data, f"{args.core} H={args.hidden}", epochs=args.epochs,
                                batch_size=args.batch_size, lr=args.lr, seed=args.seed, eval_every=eval_every,
