@@ -36,12 +36,23 @@ def write_section(name: str, body: str, results: Path = RESULTS) -> None:
     results.write_text(text)
 
 
-def mean_std(errors: list[float]) -> str:
-    """``"8.20 ± 1.53"`` (no spread for a single run)."""
+def mean_std(values: list[float], digits: int = 2) -> str:
+    """``"8.20 ± 1.53"``: the mean ± the *sample* standard deviation (n − 1), the one spread every
+    benchmark reports (no spread for a single value)."""
     import statistics
 
-    spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
-    return f"{statistics.mean(errors):.2f}{spread}"
+    spread = f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.{digits}f}{spread}"
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (benchmarks write PNGs, never open windows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def paper_table(results: dict, models: list[str], names: dict, sizes: list[int], paper: dict, size: str) -> str:

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import ROOT, paper_table, run_json, write_section
+from _common import ROOT, mean_std, paper_table, pyplot, run_json, write_section
 
 OUT = ROOT / "benchmarks" / "results"
 RESULTS = ROOT / "RESULTS.md"
@@ -81,19 +81,12 @@ def sweep_table(sweep: dict) -> str:
     lines = ["| S (inner steps) | test error % (mean ± std) | seconds per run |", "|---|---|---|"]
     for steps, runs in sweep.items():
         errors = [100 * r["test_error"] for r in runs]
-        spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
-        lines.append(
-            f"| {steps} | {statistics.mean(errors):.2f}{spread} | {statistics.mean(r['seconds'] for r in runs):.0f} |"
-        )
+        lines.append(f"| {steps} | {mean_std(errors)} | {statistics.mean(r['seconds'] for r in runs):.0f} |")
     return "\n".join(lines)
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for core in CORES:
         for k, run in enumerate(results[(core, 20)]):

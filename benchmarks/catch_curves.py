@@ -32,12 +32,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 from pathlib import Path
 
 import numpy as np
 import yaml
-from _common import ROOT, write_section
+from _common import ROOT, mean_std, write_section
 
 from fw_agents.plotting import load_curve, plot_curves
 from fw_agents.sweep import expand, run_local
@@ -91,7 +90,7 @@ def table_row(core: str, setting: str, members: list, runs: list[Path], choice: 
     minutes = run_minutes(runs) / len(runs)
     hidden = matched_hidden(core, INPUT_SIZE[setting])
     params = core_parameters(core, hidden, INPUT_SIZE[setting])
-    final = f"{statistics.mean(finals):.3f} ± {statistics.pstdev(finals):.3f}"
+    final = mean_std(finals, digits=3)
     return f"| {core} | {choice} | {hidden} | {params:,} | {' | '.join(cells)} | {final} | {minutes:.1f} min |"
 
 

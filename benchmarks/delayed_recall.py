@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 
-from _common import ROOT, write_section
+from _common import ROOT, pyplot, write_section
 
 from fw_agents.plotting import load_curve
 from fw_agents.sweep import expand, run_local
@@ -51,11 +51,7 @@ def main() -> None:
         for core in CORES
         for delay in args.delays
     }
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for core in CORES:
         ax.plot(args.delays, [statistics.mean(scores[(core, d)]) for d in args.delays], marker="o", label=core)
