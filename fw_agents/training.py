@@ -21,7 +21,6 @@ import difflib
 import importlib
 import inspect
 import json
-import os
 import re
 import shutil
 import signal
@@ -45,6 +44,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from torch import nn
 
 from fw_agents import extractors
+from fw_agents.atomic import atomic_path
 from fw_agents.cores import available_cores, make_core
 from fw_agents.diagnostics import MemoryDiagnostics
 from fw_agents.errors import UsageError
@@ -233,19 +233,15 @@ def make_vec(config: dict[str, Any], n_envs: int, seed: int, monitor_dir: Path |
 
 # ----------------------------------------------------------------- saving
 def atomic_save(model: BaseAlgorithm, path: Path) -> Path:
-    """Save to a temporary file in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial.zip")
-    model.save(tmp)
-    os.replace(tmp, path)
-    return path
+    """Save the model so that ``path`` is never half written."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    return Path(path)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def checkpoint_steps(path: Path) -> int:

@@ -22,6 +22,7 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.policies import BaseModel
 
 from envs.render import observation_image
+from fw_agents.atomic import atomic_path
 from fw_agents.cores import FastWeightRNN
 from fw_agents.policies import CoreAdapter
 
@@ -140,22 +141,18 @@ def record(
 
 def write(frames: list[np.ndarray], path: Path, fps: int = 4) -> Path:
     """Write a .gif (built in) or .mp4 (imageio-ffmpeg) atomically."""
-    import os
-
     import imageio.v2 as imageio
 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".gif", ".mp4"):
         raise ValueError(f"video must end in .gif or .mp4, got {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{suffix}")
     width = max(f.shape[1] for f in frames)
     frames = [np.pad(f, ((0, 0), (0, width - f.shape[1]), (0, 0)), constant_values=255) for f in frames]
-    if suffix == ".gif":
-        imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
-    else:
-        even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]
-        imageio.mimsave(tmp, even, fps=fps, macro_block_size=1)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if suffix == ".gif":
+            imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)
+        else:
+            even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]
+            imageio.mimsave(tmp, even, fps=fps, macro_block_size=1)
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from envs import DELAYS
@@ -36,3 +37,18 @@ def test_exact_id_section_overrides_its_family(tmp_path):
     assert load_hyperparams("Fam-A-v0", "fw", path) == {"n_envs": 2, "learning_rate": 1.0}
     assert load_hyperparams("Fam-B-v0", "fw", path) == {"n_envs": 3, "learning_rate": 1.0}
     assert load_hyperparams("Fam-B-v0", "lstm", path) == {"n_envs": 3, "learning_rate": 3.0}
+
+
+def test_atomic_path_replaces_in_one_step_or_not_at_all(tmp_path):
+    from fw_agents.atomic import atomic_path
+
+    target = tmp_path / "deep" / "file.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+        assert not target.exists()  # nothing visible until the block ends
+    assert target.read_text() == "new"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.txt"]  # no temporary left behind
