@@ -30,7 +30,7 @@ from _common import write_section
 
 import envs
 from fw_agents.cores.fast_weights import FastWeightRNN
-from fw_agents.training import find_model, load_model
+from fw_agents.run_folder import find_model, load_model
 
 
 def episode_inputs(env_id: str, seed: int) -> torch.Tensor:

@@ -21,7 +21,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 import envs
 from fw_agents import FastWeightMlpPolicy
-from fw_agents.training import build_policy_kwargs, load_hyperparams, ppo_kwargs
+from fw_agents.config import build_policy_kwargs, load_hyperparams, ppo_kwargs
 
 VARIANTS = [
     ("stock MlpLstmPolicy", "MlpLstmPolicy", {}),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from fw_agents.errors import UsageError
-from fw_agents.training import read_config
+from fw_agents.run_folder import read_config
 
 
 @dataclass

@@ -93,7 +93,7 @@ def expand(config: dict[str, Any]) -> list[Job]:
 
 def _run(job: Job) -> tuple[str, int]:
     """Run one job unless finished; an interrupted one resumes from its checkpoint (or restarts)."""
-    from fw_agents.training import latest_checkpoint
+    from fw_agents.run_folder import latest_checkpoint
 
     if (job.run_dir / "model.zip").exists():
         return job.name, 0

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from sb3_contrib import RecurrentPPO
 
-from fw_agents.training import StopOnInterrupt
+from fw_agents.callbacks import StopOnInterrupt
 from train import evaluate, ppo, video
 from train._cli import run_cli
 
@@ -252,16 +252,16 @@ def test_cli_exit_code_in_a_real_process(tmp_path):
 
 def test_hyperparams_file_is_the_single_source_of_defaults(tmp_path):
     """A run's config.yml holds what the defaults file says, and changing the file changes the run."""
-    from fw_agents import training
+    from fw_agents import config
 
-    assert training.HYPERPARAMS.parent.name == "fw_agents"  # package data, not a path into train/
+    assert config.HYPERPARAMS.parent.name == "fw_agents"  # package data, not a path into train/
     assert _train(tmp_path, "--env", "CartPoleNoVel", name="cart", timesteps=64) == 0
-    config = yaml.safe_load((tmp_path / "cart" / "config.yml").read_text())
-    assert config["gamma"] == 0.98 and config["gae_lambda"] == 0.8  # the CartPoleNoVel-v1 section
+    run_config = yaml.safe_load((tmp_path / "cart" / "config.yml").read_text())
+    assert run_config["gamma"] == 0.98 and run_config["gae_lambda"] == 0.8  # the CartPoleNoVel-v1 section
     custom = tmp_path / "h.yml"
     custom.write_text(yaml.safe_dump({"default": {"n_envs": 3, "gamma": 0.5}, "MiniGrid": {"n_envs": 5}}))
-    assert training.load_hyperparams("MemoryCatch-v0", "fw", custom) == {"n_envs": 3, "gamma": 0.5}
-    assert training.load_hyperparams("MiniGrid-MemoryS13-v0", "fw", custom) == {"n_envs": 5, "gamma": 0.5}
+    assert config.load_hyperparams("MemoryCatch-v0", "fw", custom) == {"n_envs": 3, "gamma": 0.5}
+    assert config.load_hyperparams("MiniGrid-MemoryS13-v0", "fw", custom) == {"n_envs": 5, "gamma": 0.5}
 
 
 def test_plot_groups_runs_by_core(tmp_path, capsys):

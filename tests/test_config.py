@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from envs import DELAYS
-from fw_agents.training import HYPERPARAMS, env_sections, load_hyperparams
+from fw_agents.config import HYPERPARAMS, env_sections, load_hyperparams
 
 
 def test_family_sections_apply_to_every_id_of_the_family():

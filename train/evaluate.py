@@ -12,9 +12,11 @@ import json
 import sys
 from pathlib import Path
 
+from fw_agents.config import parse_key_values
 from fw_agents.errors import UsageError
 from fw_agents.evaluation import run_episodes
-from fw_agents.training import env_factory, find_model, import_gym_packages, load_model, parse_key_values
+from fw_agents.run_folder import find_model, load_model
+from fw_agents.vec_env import env_factory, import_gym_packages
 from train._cli import run_cli
 
 

@@ -13,9 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from fw_agents.config import parse_key_values
 from fw_agents.errors import UsageError
 from fw_agents.plotting import load_curve, plot_curves
-from fw_agents.training import parse_key_values
 from train._cli import run_cli
 
 

@@ -16,15 +16,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from fw_agents.training import (
-    RunSpec,
-    UsageError,
-    latest_checkpoint,
-    parse_key_values,
-    prepare_run,
-    read_config,
-    train,
-)
+from fw_agents.config import parse_key_values
+from fw_agents.errors import UsageError
+from fw_agents.run_folder import RunSpec, latest_checkpoint, prepare_run, read_config
+from fw_agents.training import train
 from train._cli import run_cli
 
 # every run default is written once, in RunSpec; the parser reads it from there

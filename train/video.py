@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from fw_agents.errors import UsageError
-from fw_agents.training import env_factory, load_model
+from fw_agents.run_folder import load_model
+from fw_agents.vec_env import env_factory
 from fw_agents.video import record, write
 from train._cli import run_cli
 from train.evaluate import resolve_env_config

@@ -1,0 +1,83 @@
+"""Training callbacks: checkpoints, a clean stop on Ctrl-C, the best model."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback
+
+from fw_agents.run_folder import atomic_save, save_checkpoint
+
+
+class CheckpointEvery(BaseCallback):
+    """Atomic checkpoint every ``save_freq`` env-steps (counted over all envs)."""
+
+    def __init__(self, run_dir: Path, save_freq: int) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.save_freq = save_freq
+        self.next_save = 0
+
+    def _on_training_start(self) -> None:
+        self.next_save = (self.num_timesteps // self.save_freq + 1) * self.save_freq
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_save:
+            save_checkpoint(self.model, self.run_dir)
+            self.next_save += self.save_freq
+        return True
+
+
+class StopOnInterrupt(BaseCallback):
+    """Turns the first Ctrl-C into a clean stop at the next env step; a second Ctrl-C interrupts at once.
+
+    While active, SIGINT only sets ``requested``, so the interrupt can neither land inside a C
+    callback that swallows it (numba compiling a kernel, for one) nor in the middle of an update.
+    Only the main thread can own the handler; elsewhere (e.g. a Ray worker) nothing changes.
+    """
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        super().__init__()
+        self.log = log
+        self.requested = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _restore(self) -> None:
+        if self._installed:
+            previous = self._previous if self._previous is not None else signal.default_int_handler
+            signal.signal(signal.SIGINT, previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self._restore()  # the next Ctrl-C acts at once
+        self.log("Ctrl-C: stopping after the current step (press again to stop now)")
+
+    def __enter__(self) -> StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+    def _on_step(self) -> bool:
+        return not self.requested
+
+
+class SaveBest(BaseCallback):
+    """Called by EvalCallback on a new best mean reward: atomically writes best_model.zip."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+
+    def _on_step(self) -> bool:
+        atomic_save(self.model, self.run_dir / "best_model.zip")
+        return True

@@ -1,0 +1,203 @@
+"""Training configuration: the defaults file, its lookup, validation, and what RecurrentPPO receives.
+
+``fw_agents/hyperparams.yml`` (package data) holds the defaults; :func:`load_hyperparams` applies
+its sections for an env and a core (the order is in the file's header); ``--hyperparams``
+overrides are parsed by :func:`parse_key_values` and checked by :func:`check_hyperparams`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib
+import inspect
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import yaml
+from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.preprocessing import is_image_space
+from torch import nn
+
+from fw_agents import extractors
+from fw_agents.cores import make_core
+from fw_agents.errors import UsageError
+from fw_agents.policies import (
+    FW_CORES,
+    FW_OPTIONS,
+    FastWeightCnnPolicy,
+    FastWeightMlpPolicy,
+    FastWeightMultiInputPolicy,
+)
+
+# the training defaults ship with the library (package data)
+HYPERPARAMS = Path(__file__).resolve().parent / "hyperparams.yml"
+HARNESS_KEYS = ("n_envs", "n_timesteps", "eval_episodes", "policy_kwargs", "env_kwargs")
+
+
+def parse_key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """``["a:1", "policy_kwargs.decay:0.9"]`` → ``{"a": 1, "policy_kwargs": {"decay": 0.9}}``.
+
+    Values are read as YAML (numbers, booleans, lists, dicts); dots in keys nest.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition(":")
+        if not sep or not key or not raw:
+            raise UsageError(f"{flag} expects KEY:VALUE pairs, got {item!r} (e.g. learning_rate:0.001)")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            raise UsageError(f"{flag}: cannot read the value of {key!r} ({raw!r}): {err}") from err
+        target = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return out
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``update`` into a copy of ``base``; nested dicts merge key by key."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def env_sections(env_id: str, table: dict[str, Any]) -> list[str]:
+    """Names of the sections of ``table`` that apply to ``env_id``, least specific first.
+
+    ``default``; then every *family* section: a name ``F`` such that the id starts with
+    ``F-`` (``DelayedRecall`` covers ``DelayedRecall-L100-v0``, ``MiniGrid`` every MiniGrid
+    id, and BabyAI ids too), shorter names first; then the section named by the exact id.
+    """
+    names = ["default"] if "default" in table else []
+    family_of = env_id if not env_id.startswith("BabyAI-") else "MiniGrid-" + env_id
+    families = [name for name in table if name != env_id and family_of.startswith(f"{name}-")]
+    names += sorted(families, key=len)
+    if env_id in table:
+        names.append(env_id)
+    return names
+
+
+def load_hyperparams(env_id: str, core: str, path: Path = HYPERPARAMS) -> dict[str, Any]:
+    """Defaults for ``env_id`` and ``core`` from the YAML file (see its header for the order)."""
+    table = yaml.safe_load(path.read_text()) or {}
+    sections = [table[name] or {} for name in env_sections(env_id, table)]
+    config: dict[str, Any] = {}
+    for section in sections:
+        config = deep_merge(config, {k: v for k, v in section.items() if k != "cores"})
+    for section in sections:
+        config = deep_merge(config, section.get("cores", {}).get(core, {}))
+    return config
+
+
+def ppo_parameters() -> set[str]:
+    return set(inspect.signature(RecurrentPPO.__init__).parameters) - {"self", "policy", "env"}
+
+
+def check_hyperparams(config: dict[str, Any]) -> None:
+    """Reject keys that are neither harness settings nor RecurrentPPO arguments."""
+    known = ppo_parameters() | set(HARNESS_KEYS)
+    for key in config:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"unknown hyperparameter {key!r}.{hint}")
+    for key in ("n_envs", "n_timesteps"):
+        if not isinstance(config.get(key), int) or config[key] < 1:
+            raise UsageError(f"hyperparameter {key} must be a positive integer, got {config.get(key)!r}")
+    for key in SCHEDULED:
+        if key in config:
+            schedule(config[key], key)
+
+
+def resolve_class(name: Any, kind: str) -> Any:
+    """A class from its name: a torch.nn activation, an extractor, or ``"module:Name"``."""
+    if not isinstance(name, str):
+        return name
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as err:
+            raise UsageError(f"cannot import {kind} {name!r}: {err}") from err
+    namespace = nn if kind == "activation_fn" else extractors
+    if not hasattr(namespace, name):
+        raise UsageError(f"unknown {kind} {name!r} (looked in {namespace.__name__})")
+    return getattr(namespace, name)
+
+
+def build_policy_kwargs(policy_kwargs: dict[str, Any], core: str) -> dict[str, Any]:
+    kwargs = dict(policy_kwargs)
+    for key in ("activation_fn", "features_extractor_class"):
+        if key in kwargs:
+            kwargs[key] = resolve_class(kwargs[key], key)
+    kwargs["core"] = core
+    if core in FW_CORES:
+        # pin every core option in the run's configuration (and the saved model), so the run
+        # reloads as it trained even if a later version changes the defaults
+        options = {**(kwargs.get("lstm_kwargs") or {}), **(kwargs.get("core_kwargs") or {}),
+                   **{k: kwargs[k] for k in FW_OPTIONS if kwargs.get(k) is not None}}  # fmt: skip
+        try:
+            settings = make_core(core, 1, 1, **options).settings()
+        except (TypeError, ValueError) as err:
+            raise UsageError(f"bad fast-weight core arguments {options}: {err}") from err
+        kwargs["core_kwargs"] = {**(kwargs.get("core_kwargs") or {}), **settings}
+    return kwargs
+
+
+def policy_class_for(space: gym.Space) -> type:
+    """The FastWeight*Policy matching an observation space (Dict, image, anything else)."""
+    if isinstance(space, gym.spaces.Dict):
+        return FastWeightMultiInputPolicy
+    if is_image_space(space, check_channels=False):
+        return FastWeightCnnPolicy
+    return FastWeightMlpPolicy
+
+
+# Set by the harness itself, never from the hyperparameter table's plain keys.
+_HARNESS_PPO_ARGS = ("policy_kwargs", "seed", "device", "verbose", "tensorboard_log")
+
+
+def ppo_kwargs(config: dict[str, Any]) -> dict[str, Any]:
+    """The RecurrentPPO arguments of a configuration, less those the harness sets itself,
+    with ``lin_<value>`` schedules resolved."""
+    return {
+        k: schedule(v, k) if k in SCHEDULED else v
+        for k, v in config.items()
+        if k in ppo_parameters() and k not in _HARNESS_PPO_ARGS
+    }
+
+
+class LinearSchedule:
+    """``lin_<value>`` in the hyperparameter table: from ``value`` down to 0 over the run."""
+
+    def __init__(self, initial: float) -> None:
+        self.initial = initial
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.initial
+
+    def __repr__(self) -> str:
+        return f"lin_{self.initial}"
+
+
+def schedule(value: Any, key: str) -> Any:
+    """Numbers pass through; ``"lin_0.001"`` becomes a :class:`LinearSchedule` (RL Zoo style)."""
+    if isinstance(value, str):
+        if not value.startswith("lin_"):
+            raise UsageError(f"hyperparameter {key} must be a number or lin_<number>, got {value!r}")
+        try:
+            return LinearSchedule(float(value[4:]))
+        except ValueError as err:
+            raise UsageError(f"hyperparameter {key}: cannot read {value!r} as lin_<number>") from err
+    return value
+
+
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")

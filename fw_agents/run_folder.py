@@ -1,0 +1,176 @@
+"""Run folders: what a run is asked to be, its folder, its files, and loading a model back.
+
+A run folder ``<log_folder>/<run_name>/`` holds
+
+    config.yml           the resolved configuration (everything needed to rebuild the run)
+    model.zip            the final model
+    best_model.zip       the best model by periodic evaluation
+    checkpoints/         ckpt_<steps>.zip, also written on Ctrl-C
+    monitor/             Monitor CSVs of the training envs (returns, lengths, is_success)
+    eval/                evaluations.npz and the eval envs' Monitor CSVs
+    tb/                  TensorBoard logs
+
+Every file is written to a temporary name and renamed into place (:mod:`fw_agents.atomic`), so an
+interruption never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+from fw_agents.atomic import atomic_path
+from fw_agents.config import check_hyperparams, deep_merge, load_hyperparams
+from fw_agents.cores import available_cores
+from fw_agents.errors import UsageError
+from fw_agents.vec_env import import_gym_packages
+
+CONFIG_FILE = "config.yml"
+
+
+def atomic_save(model: BaseAlgorithm, path: Path) -> Path:
+    """Save the model so that ``path`` is never half written."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    return Path(path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def checkpoint_steps(path: Path) -> int:
+    match = re.fullmatch(r"ckpt_(\d+)\.zip", path.name)
+    return int(match.group(1)) if match else -1
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    checkpoints = sorted((run_dir / "checkpoints").glob("ckpt_*.zip"), key=checkpoint_steps)
+    return checkpoints[-1] if checkpoints else None
+
+
+def save_checkpoint(model: BaseAlgorithm, run_dir: Path) -> Path:
+    return atomic_save(model, run_dir / "checkpoints" / f"ckpt_{model.num_timesteps}.zip")
+
+
+@dataclass
+class RunSpec:
+    """What ``train.ppo`` asks for; :func:`prepare_run` turns it into a configuration."""
+
+    env: str
+    core: str = "fw"
+    timesteps: int | None = None
+    seed: int = 0
+    n_envs: int | None = None
+    vec_env: str = "dummy"
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    gym_packages: list[str] = field(default_factory=list)
+    log_folder: Path = Path("runs")
+    run_name: str | None = None
+    eval_freq: int = 25_000
+    save_freq: int = 50_000
+    device: str = "auto"
+    overwrite: bool = False
+
+
+def prepare_run(spec: RunSpec) -> tuple[Path, dict[str, Any]]:
+    """Resolve the configuration and create (or refuse to clobber) the run folder."""
+    from envs import resolve_env_id
+
+    import_gym_packages(spec.gym_packages)
+    if spec.core not in available_cores():
+        raise UsageError(f"unknown policy core {spec.core!r}; known: {', '.join(available_cores())}")
+    try:
+        env_id = resolve_env_id(spec.env)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    config = deep_merge(load_hyperparams(env_id, spec.core), spec.hyperparams)
+    if spec.n_envs is not None:
+        config["n_envs"] = spec.n_envs
+    if spec.timesteps is not None:
+        config["n_timesteps"] = spec.timesteps
+    config["env_kwargs"] = deep_merge(config.get("env_kwargs") or {}, spec.env_kwargs)
+    check_hyperparams(config)
+    config.update(
+        env_id=env_id,
+        core=spec.core,
+        seed=spec.seed,
+        gym_packages=list(spec.gym_packages),
+        vec_env=spec.vec_env,
+        eval_freq=spec.eval_freq,
+        save_freq=spec.save_freq,
+        device=spec.device,
+    )
+    run_name = spec.run_name or f"{env_id}_{spec.core}_seed{spec.seed}"
+    run_dir = Path(spec.log_folder) / run_name
+    if (run_dir / CONFIG_FILE).exists():
+        if not spec.overwrite:
+            raise UsageError(
+                f"run folder {run_dir} already exists: pass --overwrite to replace it or --resume {run_dir}"
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False))
+    return run_dir, config
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.exists():
+        raise UsageError(f"{run_dir} is not a run folder (no {CONFIG_FILE})")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(config, dict) or "env_id" not in config:
+        raise UsageError(f"{path} is not a fw-agents run configuration")
+    return config
+
+
+def find_model(run_or_zip: str | Path, best: bool = False) -> tuple[Path, dict[str, Any] | None]:
+    """The model file of a run folder (final, else best, else latest checkpoint) or a .zip.
+
+    Returns the path and the run's configuration (``None`` for a bare zip without one beside it).
+    """
+    path = Path(run_or_zip)
+    if path.is_dir():
+        config = read_config(path)
+        candidates = [path / "best_model.zip"] if best else [path / "model.zip", path / "best_model.zip"]
+        checkpoint = latest_checkpoint(path)
+        if checkpoint is not None and not best:
+            candidates.append(checkpoint)
+        for candidate in candidates:
+            if candidate.exists():
+                return candidate, config
+        raise UsageError(f"no model in run folder {path} (looked for {', '.join(c.name for c in candidates)})")
+    if not path.exists():
+        raise UsageError(f"no such run folder or model file: {path}")
+    for folder in (path.parent, path.parent.parent):
+        if (folder / CONFIG_FILE).exists():
+            return path, read_config(folder)
+    return path, None
+
+
+def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> RecurrentPPO:
+    """``RecurrentPPO.load`` with a clear error for a missing or corrupt file."""
+    import zipfile
+
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"model file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"{path} is not a saved model (not a zip archive; corrupt or truncated?)")
+    try:
+        return RecurrentPPO.load(path, env=env, device=device)
+    except Exception as err:
+        raise UsageError(f"cannot load model {path}: {type(err).__name__}: {err}") from err
