@@ -6,23 +6,30 @@ import difflib
 from typing import Any
 
 import gymnasium as gym
-from gymnasium.envs.registration import registry
+from gymnasium.envs.registration import register, registry
 
-PACKAGE_IDS = (
-    "MemoryCatch-v0",
-    "MemoryCatch-24-v0",
-    "AssociativeRecall-v0",
-    "AssociativeRecall-K8-v0",
-    "DelayedRecall-v0",
-    "DelayedRecall-L1-v0",
-    "DelayedRecall-L3-v0",
-    "DelayedRecall-L10-v0",
-    "DelayedRecall-L30-v0",
-    "DelayedRecall-L100-v0",
-    "CartPoleNoVel-v1",
-)
+# The one table of this package's envs: id -> (entry point, constructor kwargs, max_episode_steps).
+# Registration (``import envs``), short names and the package's id list all come from it.
+DELAYS = (1, 3, 10, 30, 100)
+ENV_SPECS: dict[str, tuple[str, dict[str, Any], int | None]] = {
+    "MemoryCatch-v0": ("envs.memory_catch:MemoryCatchEnv", {"size": 16, "visible_steps": 3}, None),
+    "MemoryCatch-24-v0": ("envs.memory_catch:MemoryCatchEnv", {"size": 24, "visible_steps": 5}, None),
+    "AssociativeRecall-v0": ("envs.recall:AssociativeRecallEnv", {"num_pairs": 4}, None),
+    "AssociativeRecall-K8-v0": ("envs.recall:AssociativeRecallEnv", {"num_pairs": 8}, None),
+    "DelayedRecall-v0": ("envs.recall:DelayedRecallEnv", {"delay": 10}, None),
+    **{f"DelayedRecall-L{d}-v0": ("envs.recall:DelayedRecallEnv", {"delay": d}, None) for d in DELAYS},
+    "CartPoleNoVel-v1": ("envs.cartpole:CartPoleNoVelEnv", {}, 500),
+}
+PACKAGE_IDS = tuple(ENV_SPECS)
 # Short names: the id without its version suffix.
 SHORT_NAMES = {env_id.rsplit("-v", 1)[0]: env_id for env_id in PACKAGE_IDS}
+
+
+def register_all() -> None:
+    """Register every id of :data:`ENV_SPECS` with Gymnasium (ids already registered are kept)."""
+    for env_id, (entry_point, kwargs, max_steps) in ENV_SPECS.items():
+        if env_id not in registry:
+            register(id=env_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=max_steps)
 
 
 def is_minigrid(env_id: str) -> bool:

@@ -190,3 +190,15 @@ def test_render_marks_blank_view():
     assert tuple(blank[0, 0]) == tuple(envs.render.BLANK_COLOR)
     # the true state (ball, paddle) is drawn even when the agent's view is blank
     assert (blank[..., 0] == 255).any()
+
+
+def test_one_table_registers_every_env_and_its_short_name():
+    import gymnasium as gym
+
+    from envs import ENV_SPECS, SHORT_NAMES, resolve_env_id
+
+    for env_id, (_entry, kwargs, max_steps) in ENV_SPECS.items():
+        spec = gym.spec(env_id)
+        assert spec.kwargs == kwargs and spec.max_episode_steps == max_steps
+        assert resolve_env_id(env_id.rsplit("-v", 1)[0]) == env_id
+    assert set(SHORT_NAMES.values()) == set(ENV_SPECS)
