@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -36,35 +37,62 @@ class EvaluationResult:
         return text
 
 
-def run_episodes(
-    model: RecurrentPPO, env: gym.Env, episodes: int, deterministic: bool = True, seed: int = 0
-) -> EvaluationResult:
-    """Roll out ``episodes`` full episodes, carrying the recurrent state and resetting it at
-    each episode start (``episode_start=True`` on the first step)."""
+class Episode(NamedTuple):
+    """One finished episode of :func:`play`."""
+
+    total_return: float
+    length: int
+    info: dict
+    last_obs: Any
+
+
+def play(
+    model: RecurrentPPO,
+    env: gym.Env,
+    episodes: int,
+    deterministic: bool = True,
+    seed: int = 0,
+    before_step: Callable[[Any, tuple | None], None] | None = None,
+) -> Iterator[Episode]:
+    """The one recurrent episode loop: play ``episodes`` full episodes, carrying the policy's
+    recurrent state and resetting it at each episode start (``episode_start=True`` on the first
+    step); yields an :class:`Episode` as each ends (before the env is reset, so ``env.render()``
+    still shows the outcome).
+
+    ``before_step(obs, state)``, if given, sees each observation and the recurrent state the
+    action will be chosen from (``None`` at an episode start), e.g. to draw a video frame.
+    """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    returns, lengths, successes = [], [], []
     obs, _ = env.reset(seed=seed)
     for _ in range(episodes):
         state, start = None, np.ones((1,), dtype=bool)
         total, length, done, info = 0.0, 0, False, {}
         while not done:
+            if before_step is not None:
+                before_step(obs, state)
             action, state = model.predict(obs, state=state, episode_start=start, deterministic=deterministic)
             obs, reward, terminated, truncated, info = env.step(_scalar_action(action, env))
             start = np.zeros((1,), dtype=bool)
             total += float(reward)
             length += 1
             done = terminated or truncated
-        returns.append(total)
-        lengths.append(length)
-        if "is_success" in info:
-            successes.append(bool(info["is_success"]))
+        yield Episode(total, length, info, obs)
         obs, _ = env.reset()
+
+
+def run_episodes(
+    model: RecurrentPPO, env: gym.Env, episodes: int, deterministic: bool = True, seed: int = 0
+) -> EvaluationResult:
+    """Returns, lengths and success rate over ``episodes`` episodes of :func:`play`."""
+    results = list(play(model, env, episodes, deterministic, seed))
+    returns = [e.total_return for e in results]
+    successes = [bool(e.info["is_success"]) for e in results if "is_success" in e.info]
     return EvaluationResult(
         episodes=episodes,
         mean_return=float(np.mean(returns)),
         std_return=float(np.std(returns)),
-        mean_length=float(np.mean(lengths)),
+        mean_length=float(np.mean([e.length for e in results])),
         success_rate=float(np.mean(successes)) if len(successes) == episodes else None,
         deterministic=deterministic,
         seed=seed,

@@ -14,6 +14,7 @@ Each frame has up to three panels:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -24,6 +25,7 @@ from stable_baselines3.common.policies import BaseModel
 from envs.render import observation_image
 from fw_agents.atomic import atomic_path
 from fw_agents.cores import FastWeightRNN
+from fw_agents.evaluation import play
 from fw_agents.policies import CoreAdapter
 
 PANEL = 256
@@ -103,39 +105,35 @@ def record(
     core = fast_weight_core(model)
     policy = model.policy
     length = getattr(env.unwrapped, "size", 16) - 1 if hasattr(env.unwrapped, "size") else 32
-    frames, returns = [], []
-    obs, _ = env.reset(seed=seed)
-    for _ in range(episodes):
-        state, start = None, np.ones((1,), dtype=bool)
-        hiddens: list[torch.Tensor] = []
-        visible: list[bool] = []
-        done, total = False, 0.0
-        while not done:
-            panels = [env.render(), observation_image(obs)]
-            if core is not None:
-                if state is None:
-                    h_prev = torch.zeros(core.hidden_size)
-                else:
-                    packed = (torch.as_tensor(state[0]), torch.as_tensor(state[1]))
-                    h_prev = policy.lstm_actor.to_core_state(packed)[0][0, 0]  # layer 0, env 0
-                    hiddens.append(h_prev)
-                obs_tensor, _ = policy.obs_to_tensor(obs)
-                with torch.no_grad():
-                    features = BaseModel.extract_features(policy, obs_tensor, policy.pi_features_extractor)
-                past = torch.stack(hiddens) if hiddens else torch.zeros(0, core.hidden_size)
-                weights = read_weights(core, features[0].float(), h_prev, past)
-                panels.append(attention_panel(weights, visible, length))
-            visible.append(bool(np.asarray(obs).any()))
-            action, state = model.predict(obs, state=state, episode_start=start, deterministic=deterministic)
-            start = np.zeros((1,), dtype=bool)
-            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(action).reshape(-1)[0]))
-            total += float(reward)
-            done = terminated or truncated
-            frames.append(compose(panels))
-        final = [env.render(), observation_image(obs)]
-        frames.extend([compose(final)] * 3)  # hold the outcome for a moment
-        returns.append(total)
-        obs, _ = env.reset()
+    frames: list[np.ndarray] = []
+    hiddens: list[torch.Tensor] = []
+    visible: list[bool] = []
+
+    def draw(obs: Any, state: tuple | None) -> None:
+        panels = [env.render(), observation_image(obs)]
+        if state is None:  # an episode starts: the memory is empty
+            hiddens.clear()
+            visible.clear()
+        if core is not None:
+            if state is None:
+                h_prev = torch.zeros(core.hidden_size)
+            else:
+                packed = (torch.as_tensor(state[0]), torch.as_tensor(state[1]))
+                h_prev = policy.lstm_actor.to_core_state(packed)[0][0, 0]  # layer 0, env 0
+                hiddens.append(h_prev)
+            obs_tensor, _ = policy.obs_to_tensor(obs)
+            with torch.no_grad():
+                features = BaseModel.extract_features(policy, obs_tensor, policy.pi_features_extractor)
+            past = torch.stack(hiddens) if hiddens else torch.zeros(0, core.hidden_size)
+            weights = read_weights(core, features[0].float(), h_prev, past)
+            panels.append(attention_panel(weights, visible, length))
+        visible.append(bool(np.asarray(obs).any()))
+        frames.append(compose(panels))
+
+    returns = []
+    for episode in play(model, env, episodes, deterministic, seed, before_step=draw):
+        frames.extend([compose([env.render(), observation_image(episode.last_obs)])] * 3)  # hold the outcome
+        returns.append(episode.total_return)
     return frames, returns
 
 

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.env_util import make_vec_env
 
 import envs
 from fw_agents import FastWeightMlpPolicy
-
-
-def success_rate(model: RecurrentPPO, env_id: str, episodes: int, seed: int) -> float:
-    """Deterministic success rate over ``episodes`` fresh episodes (8 envs in step)."""
-    env = make_vec_env(lambda: envs.make_env(env_id), n_envs=8, seed=seed)
-    obs, state, starts, results = env.reset(), None, np.ones(8, bool), []
-    while len(results) < episodes:
-        actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
-        obs, _, starts, infos = env.step(actions)
-        results += [infos[i]["is_success"] for i in np.flatnonzero(starts)]
-    return float(np.mean(results[:episodes]))
+from fw_agents.evaluation import run_episodes
 
 
 def test_default_fast_weight_policy_learns_delayed_recall():
@@ -31,4 +20,5 @@ def test_default_fast_weight_policy_learns_delayed_recall():
                          ent_coef=0.01, seed=0,
                          policy_kwargs={"lstm_hidden_size": 32, "net_arch": {"pi": [32], "vf": [32]}})  # fmt: skip
     model.learn(12_000)
-    assert success_rate(model, "DelayedRecall-L10", episodes=200, seed=100) >= 0.9
+    result = run_episodes(model, envs.make_env("DelayedRecall-L10"), episodes=200, seed=100)
+    assert result.success_rate >= 0.9
