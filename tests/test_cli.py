@@ -8,32 +8,21 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
+from helpers import REPO, TINY, train_run
 from sb3_contrib import RecurrentPPO
 
 from fw_agents.callbacks import StopOnInterrupt
 from train import evaluate, ppo, video
 from train._cli import run_cli
 
-TINY = ["--n-envs", "2", "--hyperparams", "n_steps:32", "batch_size:32", "n_epochs:1", "eval_episodes:2",
-        "policy_kwargs.lstm_hidden_size:8", "--no-progress-bar"]  # fmt: skip
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _train(tmp_path, *extra, name="run", timesteps=256):
-    argv = ["--env", "MemoryCatch", "--timesteps", str(timesteps), "--log-folder", str(tmp_path),
-            "--run-name", name, "--eval-freq", "128", "--save-freq", "128", *TINY, *extra]  # fmt: skip
-    return run_cli(ppo.main, argv)
-
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
-    assert _train(folder, "--seed", "3") == 0
+    assert train_run(folder, "--seed", "3") == 0
     return folder / "run"
 
 
@@ -95,7 +84,7 @@ def test_video(trained_run, tmp_path, suffix):
 
 
 def test_resume_keeps_the_step_count(tmp_path):
-    assert _train(tmp_path, timesteps=128) == 0
+    assert train_run(tmp_path, timesteps=128) == 0
     run = tmp_path / "run"
     assert run_cli(ppo.main, ["--resume", str(run), "--timesteps", "384", "--no-progress-bar"]) == 0
     model = RecurrentPPO.load(run / "model.zip")
@@ -144,17 +133,17 @@ def test_first_ctrl_c_requests_a_stop_and_the_second_interrupts():
 
 
 def test_subproc_vec_env_and_gym_packages(tmp_path):
-    assert _train(tmp_path, "--vec-env", "subproc", "--gym-packages", "envs", timesteps=64) == 0
+    assert train_run(tmp_path, "--vec-env", "subproc", "--gym-packages", "envs", timesteps=64) == 0
 
 
 def test_linear_schedule(tmp_path):
-    assert _train(tmp_path, "--hyperparams", "learning_rate:lin_0.001", name="lin", timesteps=64) == 0
+    assert train_run(tmp_path, "--hyperparams", "learning_rate:lin_0.001", name="lin", timesteps=64) == 0
     model = RecurrentPPO.load(tmp_path / "lin" / "model.zip")
     assert model.lr_schedule(1.0) == pytest.approx(0.001) and model.lr_schedule(0.5) == pytest.approx(0.0005)
 
 
 def test_other_cores_and_envs(tmp_path):
-    assert _train(tmp_path, "--policy", "lstm", name="lstm", timesteps=64) == 0
+    assert train_run(tmp_path, "--policy", "lstm", name="lstm", timesteps=64) == 0
     argv = ["--env", "MiniGrid-MemoryS7-v0", "--timesteps", "64", "--log-folder", str(tmp_path), "--run-name",
             "grid", *TINY]  # fmt: skip
     assert run_cli(ppo.main, argv) == 0
@@ -255,91 +244,10 @@ def test_hyperparams_file_is_the_single_source_of_defaults(tmp_path):
     from fw_agents import config
 
     assert config.HYPERPARAMS.parent.name == "fw_agents"  # package data, not a path into train/
-    assert _train(tmp_path, "--env", "CartPoleNoVel", name="cart", timesteps=64) == 0
+    assert train_run(tmp_path, "--env", "CartPoleNoVel", name="cart", timesteps=64) == 0
     run_config = yaml.safe_load((tmp_path / "cart" / "config.yml").read_text())
     assert run_config["gamma"] == 0.98 and run_config["gae_lambda"] == 0.8  # the CartPoleNoVel-v1 section
     custom = tmp_path / "h.yml"
     custom.write_text(yaml.safe_dump({"default": {"n_envs": 3, "gamma": 0.5}, "MiniGrid": {"n_envs": 5}}))
     assert config.load_hyperparams("MemoryCatch-v0", "fw", custom) == {"n_envs": 3, "gamma": 0.5}
     assert config.load_hyperparams("MiniGrid-MemoryS13-v0", "fw", custom) == {"n_envs": 5, "gamma": 0.5}
-
-
-def test_plot_groups_runs_by_core(tmp_path, capsys):
-    from train import plot
-
-    for core, seed in (("fw", 0), ("fw", 1), ("lstm", 0)):
-        name = f"{core}{seed}"
-        assert _train(tmp_path, "--core", core, "--seed", str(seed), name=name, timesteps=256) == 0
-    out = tmp_path / "curves.png"
-    runs = [str(tmp_path / n) for n in ("fw0", "fw1", "lstm0")]
-    assert run_cli(plot.main, [*runs, "--out", str(out), "--reference", "oracle:1.0", "memoryless:0.435"]) == 0
-    assert out.stat().st_size > 1000 and "groups: fw, lstm" in capsys.readouterr().out
-    assert run_cli(plot.main, [str(tmp_path / "missing"), "--out", str(out)]) == 2
-    assert "not a run folder" in capsys.readouterr().err
-
-
-def test_plot_aggregates_over_seeds():
-    from fw_agents.plotting import Curve, aggregate
-
-    a = Curve(Path("a"), "fw", np.array([0.0, 10.0]), np.array([0.0, 1.0]))
-    b = Curve(Path("b"), "fw", np.array([0.0, 20.0]), np.array([0.0, 0.5]))
-    grid, mean, low, high = aggregate([a, b], points=3)["fw"]
-    np.testing.assert_allclose(grid, [0.0, 5.0, 10.0])
-    np.testing.assert_allclose(mean, [0.0, (0.5 + 0.125) / 2, (1.0 + 0.25) / 2])
-    np.testing.assert_allclose(low, [0.0, 0.125, 0.25])
-    np.testing.assert_allclose(high, [0.0, 0.5, 1.0])
-
-
-def test_sweep_runs_a_grid_locally_and_skips_finished_runs(tmp_path, capsys):
-    from train import sweep
-
-    config = tmp_path / "sweep.yml"
-    config.write_text(yaml.safe_dump({
-        "envs": ["MemoryCatch"], "cores": ["fw", "lstm"], "seeds": [0, 1], "timesteps": 64,
-        "variants": {"a": {}, "b": {"learning_rate": "lin_0.001", "policy_kwargs": {"lstm_hidden_size": 8}}},
-        "log_folder": str(tmp_path / "runs"), "jobs": 2, "threads": 1,
-        "extra_args": ["--n-envs", "2", "--hyperparams", "n_steps:32", "batch_size:32", "n_epochs:1",
-                       "eval_episodes:2", "--eval-freq", "64"],
-    }))  # fmt: skip
-    assert run_cli(sweep.main, [str(config), "--dry-run"]) == 0
-    commands = capsys.readouterr().out.strip().splitlines()
-    assert len(commands) == 8 and "policy_kwargs.lstm_hidden_size:8" in commands[-1]
-    assert run_cli(sweep.main, [str(config)]) == 0
-    runs = sorted(p.name for p in (tmp_path / "runs").iterdir() if p.is_dir())
-    assert len(runs) == 8 and all((tmp_path / "runs" / r / "model.zip").exists() for r in runs)
-    b = yaml.safe_load((tmp_path / "runs" / "MemoryCatch_lstm_b_seed1" / "config.yml").read_text())
-    assert b["core"] == "lstm" and b["seed"] == 1 and b["learning_rate"] == "lin_0.001"
-    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*") if p.is_file()}
-    assert run_cli(sweep.main, [str(config)]) == 0  # everything finished: nothing re-runs
-    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("*") if p.is_file()}
-    assert {p: t for p, t in after.items() if not p.name.endswith(".log")} == {
-        p: t for p, t in stamps.items() if not p.name.endswith(".log")
-    }, "a finished run was touched"
-
-
-def test_sweep_bad_files(tmp_path, capsys):
-    from train import sweep
-
-    assert run_cli(sweep.main, [str(tmp_path / "none.yml")]) == 2
-    bad = tmp_path / "bad.yml"
-    bad.write_text("envs: [MemoryCatch]\ncores: []\nseeds: [0]\n")
-    assert run_cli(sweep.main, [str(bad)]) == 2
-    assert "'cores' must be a non-empty list" in capsys.readouterr().err
-    bad.write_text("envs: [MemoryCatch]\ncores: [fw]\nseeds: [0]\nseed: 3\n")
-    assert run_cli(sweep.main, [str(bad)]) == 2
-    assert "unknown keys ['seed']" in capsys.readouterr().err
-
-
-def test_sweep_on_ray(tmp_path):
-    pytest.importorskip("ray", reason="the optional 'ray' extra is not installed")
-    from train import sweep
-
-    config = tmp_path / "sweep.yml"
-    config.write_text(yaml.safe_dump({
-        "envs": ["MemoryCatch"], "cores": ["fw"], "seeds": [0, 1], "timesteps": 64,
-        "log_folder": str(tmp_path / "runs"), "threads": 1,
-        "extra_args": ["--n-envs", "2", "--hyperparams", "n_steps:32", "batch_size:32", "n_epochs:1",
-                       "eval_episodes:2", "--eval-freq", "64"],
-    }))  # fmt: skip
-    assert run_cli(sweep.main, [str(config), "--ray", "local"]) == 0
-    assert all((tmp_path / "runs" / f"MemoryCatch_fw_seed{s}" / "model.zip").exists() for s in (0, 1))
