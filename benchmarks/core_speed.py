@@ -23,7 +23,8 @@ CORES = [
     ("lstm (torch)", "lstm", {}),
     ("gru (torch)", "gru", {}),
     ("irnn (torch)", "irnn", {}),
-    ("fw attention S=1", "fw", {"form": "attention", "inner_steps": 1}),
+    ("fw attention S=1", "fw", {"form": "attention", "inner_steps": 1}),  # the shipped core
+    ("fw-paper attention S=1", "fw-paper", {"form": "attention", "inner_steps": 1}),
     ("fw attention S=2", "fw", {"form": "attention", "inner_steps": 2}),
     ("fw matrix S=1", "fw", {"form": "matrix", "inner_steps": 1}),
     ("fw matrix S=2", "fw", {"form": "matrix", "inner_steps": 2}),
