@@ -38,7 +38,7 @@ def _powers(lam, n, dtype_ref):
     return powers
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, inline="always")
 def _normalise(x, out, eps):
     """out = (x − mean x) / sqrt(var x + eps) over the units (``out`` may be ``x``); returns the 1/sqrt."""
     n = x.shape[0]
@@ -57,7 +57,7 @@ def _normalise(x, out, eps):
     return r
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, inline="always")
 def _normalise_backward(g, xhat, r, out):
     """The gradient through :func:`_normalise`: out = (g − mean g − xhat · mean(g·xhat)) · r (``out`` may be ``g``)."""
     n = g.shape[0]
