@@ -52,10 +52,11 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "gate_unit_norm_w1": ("fw", {"read_gate": "unit", "read_norm": True, "recurrent_init_scale": 1.0},
                           "+ gate per unit, normalised read-out, W(0) = I"),
     "gate_unit_norm_spread": ("fw", {"read_gate": "unit", "read_norm": True, "gate_init": "spread"},
-                              "+ gate per unit from 0 … 1 across the units, normalised read-out"),
+                              "**shipped default**: + gate per unit from 0 … 1 across the units, normalised read-out"),
     "gate_unit_relative_spread": ("fw", {"read_gate": "unit", "read_norm": True, "norm_input": True,
                                          "gate_init": "spread"},
-                                  "+ gate per unit from 0 … 1, read-out and input term both normalised"),
+                                  "+ gate per unit from 0 … 1, read-out and input term both normalised "
+                                  "(MemoryCatch stopped at 275k, slower than the row above)"),
     "gate_unit_spread": ("fw", {"read_gate": "unit", "gate_init": "spread"},
                          "+ gate per unit from 0 … 1 across the units"),
     "gate_unit_learned": ("fw", {"read_gate": "unit", "learn_decay": True, "learn_fast_lr": True},
