@@ -76,23 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not args.env:
             raise UsageError("--env is required (or --resume RUN)")
-        spec = RunSpec(
-            env=args.env,
-            core=args.core,
-            timesteps=args.timesteps,
-            seed=args.seed,
-            n_envs=args.n_envs,
-            vec_env=args.vec_env,
-            hyperparams=parse_key_values(args.hyperparams, "--hyperparams"),
-            env_kwargs=parse_key_values(args.env_kwargs, "--env-kwargs"),
-            gym_packages=args.gym_packages,
-            log_folder=args.log_folder,
-            run_name=args.run_name,
-            eval_freq=args.eval_freq,
-            save_freq=args.save_freq,
-            device=args.device,
-            overwrite=args.overwrite,
-        )
+        # every RunSpec field has a flag of the same name; the key-value flags are parsed first
+        given = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunSpec)}
+        given["hyperparams"] = parse_key_values(args.hyperparams, "--hyperparams")
+        given["env_kwargs"] = parse_key_values(args.env_kwargs, "--env-kwargs")
+        spec = RunSpec(**given)
         run_dir, config = prepare_run(spec)
         checkpoint = None
         print(f"training {config['core']} on {config['env_id']} for {config['n_timesteps']} steps -> {run_dir}")
