@@ -36,6 +36,15 @@ def write_section(name: str, body: str, results: Path = RESULTS) -> None:
     results.write_text(text)
 
 
+def report(body: str, section: str, quick: bool) -> None:
+    """Print the section in ``--quick`` mode (a pipeline check), else write it into RESULTS.md."""
+    if quick:
+        print(body)
+    else:
+        write_section(section, body)
+        print(f"wrote the {section!r} section of {RESULTS.name}")
+
+
 def mean_std(values: list[float], digits: int = 2) -> str:
     """``"8.20 ± 1.53"``: the mean ± the *sample* standard deviation (n − 1), the one spread every
     benchmark reports (no spread for a single value)."""

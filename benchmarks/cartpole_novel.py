@@ -18,7 +18,7 @@ import statistics
 import time
 
 import torch
-from _common import write_section
+from _common import report
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -83,10 +83,7 @@ def main() -> None:
         f"`python benchmarks/cartpole_novel.py --seeds {' '.join(map(str, seeds))}{options}`: sb3-contrib's recipe, "
         f"{steps:,} steps, pass mark > 450 (max 500), {args.threads} torch thread(s)."
     )
-    if args.quick:
-        print(body)
-    else:
-        write_section("cartpole-novel-fast-lr" if args.fw_fast_lr else "cartpole-novel", body)
+    report(body, "cartpole-novel-fast-lr" if args.fw_fast_lr else "cartpole-novel", args.quick)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from _common import ROOT, mean_std, write_section
+from _common import ROOT, mean_std, report
 
 from fw_agents.plotting import load_curve, plot_curves
 from fw_agents.sweep import expand, run_local
@@ -130,7 +130,7 @@ def tune(folder: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
         grid = {name: with_hidden(overrides, core, "16") for name, overrides in tuning_grid(core).items()}
         config = sweep_config(SETTINGS["16"][0], core, [TUNE_SEED], args.tune_timesteps, folder, grid, args)
         run_local(expand(config), args.jobs)
-        scores[core] = {name: tuning_score(folder, core, name) for name in grid}
+        scores[core] = {name: tuning_score(run_dirs(config, name)[0]) for name in grid}
         print(f"tuned {core}: {best_variant(scores[core])} (mean of the last 3 evaluations: {scores[core]})",
               flush=True)  # fmt: skip
     return scores
@@ -140,9 +140,14 @@ def best_variant(scores: dict[str, float]) -> str:
     return max(scores, key=scores.get)
 
 
-def tuning_score(folder: Path, core: str, name: str) -> float:
+def run_dirs(config: dict, variant: str) -> list[Path]:
+    """The run folders of one variant of a sweep configuration, per seed (named by the sweep itself)."""
+    return [job.run_dir for job in expand({**config, "variants": {variant: config["variants"][variant]}})]
+
+
+def tuning_score(run: Path) -> float:
     """Mean catch rate of a tuning run's last three evaluations."""
-    return float(load_curve(folder / f"{SETTINGS['16'][0]}_{core}_{name}_seed{TUNE_SEED}").values[-3:].mean())
+    return float(load_curve(run).values[-3:].mean())
 
 
 def tuning_table(scores: dict[str, dict[str, float]], timesteps: int, command: str, jobs: int) -> str:
@@ -169,15 +174,17 @@ ABLATION = {  # name: (η, W initial scale); decay 0.95, S = 1, LN on, as the fa
 
 
 def ablation(folder: Path, choice: dict[str, str], seeds: list[int], args: argparse.Namespace) -> str:
-    """Fast-weight variants on 16×16 at the tuned learning rate: which part slows learning down?"""
+    """The paper's fast-weight core (``fw-paper``) on 16×16 at the tuned learning rate, its η and W(0)
+    varied: which part slows learning down?"""
     lr = tuning_grid("fw").get(choice.get("fw", ""), {}).get("learning_rate", "lin_0.002")
     variants = {name: with_hidden({"learning_rate": lr, "policy_kwargs": {"fast_lr": eta, "core_kwargs": {
         "recurrent_init_scale": scale}}}, "fw", "16") for name, (eta, scale) in ABLATION.items()}  # fmt: skip
     env = SETTINGS["16"][0]
-    run_local(expand(sweep_config(env, "fw", seeds, args.ablation_timesteps, folder, variants, args)), args.jobs)
+    config = sweep_config(env, "fw-paper", seeds, args.ablation_timesteps, folder, variants, args)
+    run_local(expand(config), args.jobs)
     rows = [f"| η | W(0) | {THRESHOLD_HEADER} | catch at the end (per seed) |", "|---|---|---|---|---|---|"]
     for name, (eta, scale) in ABLATION.items():
-        curves = [load_curve(folder / f"{env}_fw_{name}_seed{s}") for s in seeds]
+        curves = [load_curve(run) for run in run_dirs(config, name)]
         cells = threshold_cells(curves)
         finals = ", ".join(f"{c.values[-1]:.2f}" for c in curves)
         rows.append(f"| {eta} | {scale}·I | {' | '.join(cells)} | {finals} |")
@@ -214,58 +221,61 @@ def main() -> None:
     seeds = list(range(1 if args.quick else args.seeds))
     tuned_path = folder / "tuned.yml"
     if args.tune:
-        tune_folder = folder / f"tune_steps{args.tune_timesteps}"
-        scores = tune(tune_folder, args)
-        best = {core: best_variant(core_scores) for core, core_scores in scores.items()}
-        tuned_path.write_text(yaml.safe_dump({"tune_timesteps": args.tune_timesteps, "choice": best}))
-        command = "python benchmarks/catch_curves.py --tune"
-        if args.tune_timesteps != TUNE_TIMESTEPS:
-            command += f" --tune-timesteps {args.tune_timesteps}"
-        report(tuning_table(scores, args.tune_timesteps, command, args.jobs), "catch-tuning", args.quick)
+        run_tuning(folder, tuned_path, args)
     choice = yaml.safe_load(tuned_path.read_text())["choice"] if tuned_path.exists() and not args.defaults else {}
-    suffix = "_defaults" if args.defaults else ""
     if args.ablation:
         ablation_folder = folder / f"ablation_steps{args.ablation_timesteps}"
         report(ablation(ablation_folder, choice, seeds, args), "catch-ablation", args.quick)
         return
     for setting in args.settings:
-        env, budget = SETTINGS[setting]
-        budget = args.timesteps or budget
-        runs_folder = folder / f"steps{budget}"
-        names = {core: choice.get(core, "default") for core in CORES}
-        jobs = []
-        for core in CORES:
-            overrides = tuning_grid(core).get(names[core], {})
-            variants = {names[core]: with_hidden(overrides, core, setting)}
-            jobs += expand(sweep_config(env, core, seeds, budget, runs_folder, variants, args))
-        run_local(jobs, args.jobs)
-        runs = {core: [runs_folder / f"{env}_{core}_{names[core]}_seed{s}" for s in seeds] for core in CORES}
-        curves = [load_curve(run) for core in CORES for run in runs[core]]
-        title = f"{env}-v0: catch rate (held-out seeds){', untuned' if args.defaults else ''}"
-        png = plot_curves(curves, out_dir / f"catch_{setting}{suffix}.png", title=title, references=REFERENCES[setting])
-        rows = [f"| core | setting | hidden | params | {THRESHOLD_HEADER} | final catch | wall-clock per run |",
-                "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        rows += [table_row(core, setting, [c for c in curves if c.group == core], runs[core], names[core])
-                 for core in CORES]  # fmt: skip
-        link = png if args.quick else png.relative_to(ROOT)
-        tuned_note = "from the equal tuning budget (table above)" if choice else "none (hyperparams.yml defaults)"
-        body = (f"## Agents experiment: {title.split(':')[0]}{', untuned' if args.defaults else ''}\n\n"
-                + "\n".join(rows) + f"\n\n![catch curves]({link})\n\n"
-                f"`python benchmarks/catch_curves.py --settings {setting} --seeds {args.seeds}"
-                f"{f' --timesteps {args.timesteps}' if args.timesteps else ''}"
-                f"{' --defaults' if args.defaults else ''}`; seeds {seeds}; {budget:,} env steps "
-                f"per run; {os.cpu_count()} CPU cores, one torch thread per run, {args.jobs} runs at a time; "
-                f"{run_minutes([r for core in CORES for r in runs[core]]):.0f} run-minutes in all. "
-                f"Tuned settings: {tuned_note}.")  # fmt: skip
-        report(body, f"catch-{setting}{suffix.replace('_', '-')}", args.quick)
+        run_setting(setting, folder, out_dir, seeds, choice, args)
 
 
-def report(body: str, section: str, quick: bool) -> None:
-    """Print in ``--quick`` mode (a pipeline check), else write the RESULTS.md section."""
-    if quick:
-        print(body)
-    else:
-        write_section(section, body)
+def run_tuning(folder: Path, tuned_path: Path, args: argparse.Namespace) -> None:
+    """``--tune``: the equal tuning budget; writes each core's choice to ``tuned_path`` and the table."""
+    tune_folder = folder / f"tune_steps{args.tune_timesteps}"
+    scores = tune(tune_folder, args)
+    best = {core: best_variant(core_scores) for core, core_scores in scores.items()}
+    tuned_path.write_text(yaml.safe_dump({"tune_timesteps": args.tune_timesteps, "choice": best}))
+    command = "python benchmarks/catch_curves.py --tune"
+    if args.tune_timesteps != TUNE_TIMESTEPS:
+        command += f" --tune-timesteps {args.tune_timesteps}"
+    report(tuning_table(scores, args.tune_timesteps, command, args.jobs), "catch-tuning", args.quick)
+
+
+def run_setting(setting: str, folder: Path, out_dir: Path, seeds: list[int], choice: dict[str, str],
+                args: argparse.Namespace) -> None:  # fmt: skip
+    """One game size: every core at its chosen (or default) setting over the seeds; PNG and table."""
+    suffix = "_defaults" if args.defaults else ""
+    env, budget = SETTINGS[setting]
+    budget = args.timesteps or budget
+    runs_folder = folder / f"steps{budget}"
+    names = {core: choice.get(core, "default") for core in CORES}
+    configs = {}
+    for core in CORES:
+        overrides = tuning_grid(core).get(names[core], {})
+        variants = {names[core]: with_hidden(overrides, core, setting)}
+        configs[core] = sweep_config(env, core, seeds, budget, runs_folder, variants, args)
+    run_local([job for config in configs.values() for job in expand(config)], args.jobs)
+    runs = {core: run_dirs(configs[core], names[core]) for core in CORES}
+    curves = [load_curve(run) for core in CORES for run in runs[core]]
+    title = f"{env}-v0: catch rate (held-out seeds){', untuned' if args.defaults else ''}"
+    png = plot_curves(curves, out_dir / f"catch_{setting}{suffix}.png", title=title, references=REFERENCES[setting])
+    rows = [f"| core | setting | hidden | params | {THRESHOLD_HEADER} | final catch | wall-clock per run |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows += [table_row(core, setting, [c for c in curves if c.group == core], runs[core], names[core])
+             for core in CORES]  # fmt: skip
+    link = png if args.quick else png.relative_to(ROOT)
+    tuned_note = "from the equal tuning budget (table above)" if choice else "none (hyperparams.yml defaults)"
+    body = (f"## Agents experiment: {title.split(':')[0]}{', untuned' if args.defaults else ''}\n\n"
+            + "\n".join(rows) + f"\n\n![catch curves]({link})\n\n"
+            f"`python benchmarks/catch_curves.py --settings {setting} --seeds {args.seeds}"
+            f"{f' --timesteps {args.timesteps}' if args.timesteps else ''}"
+            f"{' --defaults' if args.defaults else ''}`; seeds {seeds}; {budget:,} env steps "
+            f"per run; {os.cpu_count()} CPU cores, one torch thread per run, {args.jobs} runs at a time; "
+            f"{run_minutes([r for core in CORES for r in runs[core]]):.0f} run-minutes in all. "
+            f"Tuned settings: {tuned_note}.")  # fmt: skip
+    report(body, f"catch-{setting}{suffix.replace('_', '-')}", args.quick)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 
-from _common import ROOT, pyplot, write_section
+from _common import ROOT, pyplot, report
 
 from fw_agents.plotting import load_curve
 from fw_agents.sweep import expand, run_local
@@ -77,10 +77,7 @@ def main() -> None:
         f"`python benchmarks/delayed_recall.py --delays {' '.join(map(str, args.delays))} --seeds {len(seeds)} "
         f"--timesteps {args.timesteps}`; {os.cpu_count()} CPU cores; wall clock {(time.time() - start) / 60:.0f} min."
     )
-    if args.quick:
-        print(body)
-    else:
-        write_section("delayed-recall", body)
+    report(body, "delayed-recall", args.quick)
 
 
 if __name__ == "__main__":

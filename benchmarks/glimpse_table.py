@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import ROOT, paper_table, run_json, write_section
+from _common import ROOT, paper_table, report, run_json
 
 OUT = ROOT / "benchmarks" / "results" / "glimpses"
 MODELS = ["fw-paper", "lstm", "irnn", "convnet"]
@@ -81,11 +81,7 @@ def main() -> None:
         f"tested; 24 glimpses per image (schedule in `fw_agents/supervised/glimpses.py`). "
         f"Wall clock: {(time.time() - start) / 60:.0f} min."
     )  # fmt: skip
-    if args.quick:
-        print(body)
-    else:
-        write_section("glimpse-table-mnist" if args.mnist_dir else "glimpse-table-digits", body)
-        print("wrote RESULTS.md")
+    report(body, "glimpse-table-mnist" if args.mnist_dir else "glimpse-table-digits", args.quick)
 
 
 if __name__ == "__main__":
