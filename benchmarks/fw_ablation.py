@@ -53,6 +53,8 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
                           "+ gate per unit, normalised read-out, W(0) = I"),
     "gate_unit_norm_spread": ("fw", {"read_gate": "unit", "read_norm": True, "gate_init": "spread"},
                               "**shipped default**: + gate per unit from 0 … 1 across the units, normalised read-out"),
+    "gate_unit_norm_spread_s2": ("fw", {"read_gate": "unit", "read_norm": True, "gate_init": "spread",
+                                        "inner_steps": 2}, "the shipped default with S = 2 inner steps"),
     "gate_unit_relative_spread": ("fw", {"read_gate": "unit", "read_norm": True, "norm_input": True,
                                          "gate_init": "spread"},
                                   "+ gate per unit from 0 … 1, read-out and input term both normalised "
