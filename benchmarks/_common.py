@@ -8,6 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "RESULTS.md"
 
@@ -34,6 +38,38 @@ def write_section(name: str, body: str, results: Path = RESULTS) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     results.write_text(text)
+
+
+# steps-to-threshold tables: the catch (or success) levels every table reports
+THRESHOLDS = (0.5, 0.8, 0.95)
+
+
+def steps_to(curve_steps: np.ndarray, values: np.ndarray, threshold: float) -> float | None:
+    """Env steps of the first evaluation at or above ``threshold`` (``None``: never reached)."""
+    reached = np.flatnonzero(values >= threshold)
+    return float(curve_steps[reached[0]]) if reached.size else None
+
+
+def thousands(steps: float | None) -> str:
+    """``"125k"`` (``"—"`` for a threshold not reached)."""
+    return "—" if steps is None else f"{steps / 1000:.0f}k"
+
+
+def threshold_cells(curves: list) -> list[str]:
+    """Per threshold of :data:`THRESHOLDS`, each curve's env steps to reach it, in thousands."""
+    return [", ".join(thousands(steps_to(c.steps, c.values, t)) for c in curves) for t in THRESHOLDS]
+
+
+def episode_inputs(env: gym.Env, seed: int) -> torch.Tensor:
+    """The (flattened) observations of one random-action episode, one row per step that an action
+    answered (the final observation excluded)."""
+    obs, _ = env.reset(seed=seed)
+    frames, done = [], False
+    while not done:
+        frames.append(obs.reshape(-1))
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        done = terminated or truncated
+    return torch.tensor(np.array(frames), dtype=torch.float32)
 
 
 def report(body: str, section: str, quick: bool) -> None:

@@ -34,9 +34,8 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import yaml
-from _common import ROOT, mean_std, report
+from _common import ROOT, THRESHOLDS, mean_std, report, threshold_cells
 
 from fw_agents.plotting import load_curve, plot_curves
 from fw_agents.sweep import expand, run_local
@@ -51,7 +50,6 @@ TUNE_ETAS = [0.5, 0.1, 0.02]
 TUNE_LRS = ["lin_0.0005", "lin_0.001", "lin_0.0015", "lin_0.002", "lin_0.003", "lin_0.004"]
 REFERENCES = {"16": {"oracle (perfect memory)": 1.0, "memoryless": 0.435},
               "24": {"oracle (perfect memory)": 1.0, "memoryless": 0.455}}  # fmt: skip
-THRESHOLDS = (0.5, 0.8, 0.95)
 THRESHOLD_HEADER = " | ".join(f"steps to {int(100 * t)}% (per seed)" for t in THRESHOLDS)
 INPUT_SIZE = {"16": 256, "24": 576}
 
@@ -69,19 +67,9 @@ def matched_hidden(core: str, inputs: int, reference: int = 64) -> int:
     return min(range(8, 4 * reference + 1), key=lambda h: abs(core_parameters(core, h, inputs) - target))
 
 
-def steps_to(curve_steps: np.ndarray, values: np.ndarray, threshold: float) -> float | None:
-    reached = np.flatnonzero(values >= threshold)
-    return float(curve_steps[reached[0]]) if reached.size else None
-
-
 def run_minutes(runs: list[Path]) -> float:
     """Training wall-clock minutes of the runs, summed (from each run's summary.json)."""
     return sum(json.loads((run / "summary.json").read_text())["wall_seconds"] for run in runs) / 60
-
-
-def threshold_cells(curves: list) -> list[str]:
-    """Per threshold, each curve's env steps to reach it, in thousands (— = not reached)."""
-    return [", ".join(_k(steps_to(c.steps, c.values, t)) for c in curves) for t in THRESHOLDS]
 
 
 def table_row(core: str, setting: str, members: list, runs: list[Path], choice: str) -> str:
@@ -194,10 +182,6 @@ def ablation(folder: Path, choice: dict[str, str], seeds: list[int], args: argpa
             "η = 0 leaves a layer-normalised ReLU RNN.\n\n" + "\n".join(rows) +
             f"\n\n`python benchmarks/catch_curves.py --ablation --ablation-timesteps {args.ablation_timesteps} "
             f"--seeds {len(seeds)}`")  # fmt: skip
-
-
-def _k(steps: float | None) -> str:
-    return "—" if steps is None else f"{steps / 1000:.0f}k"
 
 
 def main() -> None:

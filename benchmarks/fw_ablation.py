@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import ROOT, write_section
+from _common import ROOT, THRESHOLDS, threshold_cells, write_section
 from cartpole_novel import run as cartpole_run
 
 from fw_agents import FastWeightMlpPolicy
@@ -82,7 +82,6 @@ TASKS = {
     "assoc": ("AssociativeRecall", 500_000, [0, 1, 2]),
 }
 FURTHER = ("catch24", "assoc")
-THRESHOLDS = (0.5, 0.8, 0.95)
 
 
 def core_kwargs(variant: str) -> dict:
@@ -118,21 +117,12 @@ def run_cartpole(variant: str, seed: int) -> None:
     print(f"cartpole {variant} seed {seed}: {last:.0f}", flush=True)
 
 
-def _k(steps: float | None) -> str:
-    return "—" if steps is None else f"{steps / 1000:.0f}k"
-
-
 def catch_cells(variant: str) -> list[str]:
     runs = [r for r in run_dirs("catch", variant) if (r / "model.zip").exists()]
     if not runs:
         return ["not run"] * (len(THRESHOLDS) + 1)
     curves = [load_curve(r) for r in runs]
-    cells = []
-    for threshold in THRESHOLDS:
-        reached = [np.flatnonzero(c.values >= threshold) for c in curves]
-        cells.append(", ".join(_k(c.steps[i[0]] if i.size else None) for c, i in zip(curves, reached, strict=True)))
-    cells.append(", ".join(f"{c.values[-1]:.2f}" for c in curves))
-    return cells
+    return [*threshold_cells(curves), ", ".join(f"{c.values[-1]:.2f}" for c in curves)]
 
 
 def recall_cells(variant: str) -> list[str]:

@@ -18,22 +18,12 @@ import argparse
 import gymnasium as gym
 import numpy as np
 import torch
-from _common import write_section
+from _common import episode_inputs, write_section
 
 import envs  # noqa: F401  (registers MemoryCatch-v0)
 from fw_agents import FastWeightRNN
 
 STEPS = (1, 2, 4, 8, 14)
-
-
-def episode_inputs(env: gym.Env, seed: int) -> torch.Tensor:
-    obs, _ = env.reset(seed=seed)
-    frames, done = [], False
-    while not done:
-        frames.append(obs.reshape(-1))
-        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        done = terminated or truncated
-    return torch.tensor(np.array(frames), dtype=torch.float32)
 
 
 def ratios(core: FastWeightRNN, x: torch.Tensor) -> list[float]:

@@ -51,7 +51,9 @@ def test_catch_curves_matches_recurrent_parameters(catch_curves, setting):
     assert overrides["policy_kwargs"] == {"fast_lr": 0.1, "lstm_hidden_size": hidden}
 
 
-def test_catch_curves_steps_to_threshold(catch_curves):
+def test_steps_to_threshold(catch_curves):
+    import _common  # on the path through the catch_curves fixture
+
     steps, values = np.array([0, 10, 20, 30]), np.array([0.1, 0.6, 0.4, 0.9])
-    assert catch_curves.steps_to(steps, values, 0.5) == 10
-    assert catch_curves.steps_to(steps, values, 0.95) is None
+    assert _common.steps_to(steps, values, 0.5) == 10
+    assert _common.steps_to(steps, values, 0.95) is None
