@@ -26,24 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import write_section
+from _common import episode_inputs, write_section
 
 import envs
 from fw_agents.cores.fast_weights import FastWeightRNN
 from fw_agents.run_folder import find_model, load_model
-
-
-def episode_inputs(env_id: str, seed: int) -> torch.Tensor:
-    """The observations of one episode (inputs do not depend on the actions in DelayedRecall)."""
-    env = envs.make_env(env_id)
-    obs, _ = env.reset(seed=seed)
-    frames, done = [obs], False
-    while not done:
-        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        done = terminated or truncated
-        if not done:
-            frames.append(obs)
-    return torch.tensor(np.array(frames), dtype=torch.float32)
 
 
 @torch.no_grad()
@@ -87,8 +74,9 @@ def main() -> None:
     for run in args.runs:
         trained, env_id = actor_core(run)
         torch.manual_seed(0)
-        fresh = type(trained)(trained.input_size, trained.hidden_size, **_options(trained))
-        inputs = [episode_inputs(env_id, 20_000 + i) for i in range(args.episodes)]
+        fresh = type(trained)(trained.input_size, trained.hidden_size, **trained.settings())
+        env = envs.make_env(env_id)  # DelayedRecall's inputs do not depend on the actions
+        inputs = [episode_inputs(env, 20_000 + i) for i in range(args.episodes)]
         t = inputs[0].shape[0] - 1
         for label, core in (("trained", trained), ("at initialisation", fresh)):
             stats = np.array([query_readout(core, x) for x in inputs])
@@ -103,12 +91,6 @@ def main() -> None:
         f"{args.episodes}`: the actor's core replayed on {args.episodes} fresh episodes; measured at the query step."
     )
     write_section(args.section, body)
-
-
-def _options(core: FastWeightRNN) -> dict:
-    return {"decay": core.decay, "fast_lr": core.fast_lr, "read_gate": core.read_gate, "gate_init": core.gate_init,
-            "learn_decay": core.learn_decay, "learn_fast_lr": core.learn_fast_lr,
-            "recurrent_init_scale": core.recurrent_init_scale}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ from stable_baselines3.common.vec_env import VecEnv
 from fw_agents.atomic import atomic_path
 from fw_agents.config import check_hyperparams, deep_merge, load_hyperparams
 from fw_agents.cores import available_cores
+from fw_agents.cores.fast_weights import PAPER_SETTINGS
 from fw_agents.errors import UsageError
+from fw_agents.policies import FW_CORES
 from fw_agents.vec_env import import_gym_packages
 
 CONFIG_FILE = "config.yml"
@@ -162,7 +164,12 @@ def find_model(run_or_zip: str | Path, best: bool = False) -> tuple[Path, dict[s
 
 
 def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> RecurrentPPO:
-    """``RecurrentPPO.load`` with a clear error for a missing or corrupt file."""
+    """``RecurrentPPO.load`` with a clear error for a missing or corrupt file.
+
+    A fast-weight model saved before its core options were pinned (see
+    ``fw_agents.config.build_policy_kwargs``) was built with the defaults of its time, which were
+    the paper's: it is rebuilt with ``PAPER_SETTINGS`` under the options it did record.
+    """
     import zipfile
 
     path = Path(path)
@@ -171,6 +178,19 @@ def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> R
     if not zipfile.is_zipfile(path):
         raise UsageError(f"{path} is not a saved model (not a zip archive; corrupt or truncated?)")
     try:
-        return RecurrentPPO.load(path, env=env, device=device)
+        return RecurrentPPO.load(path, env=env, device=device, custom_objects=_legacy_policy_kwargs(path))
     except Exception as err:
         raise UsageError(f"cannot load model {path}: {type(err).__name__}: {err}") from err
+
+
+def _legacy_policy_kwargs(path: Path) -> dict[str, Any] | None:
+    """``{"policy_kwargs": …}`` for a fast-weight model saved without pinned core options, else None."""
+    from stable_baselines3.common.save_util import load_from_zip_file
+
+    data, _, _ = load_from_zip_file(path, load_data=True, device="cpu")
+    policy_kwargs = dict(data.get("policy_kwargs") or {})
+    core_kwargs = policy_kwargs.get("core_kwargs") or {}
+    if policy_kwargs.get("core", "fw") not in FW_CORES or "read_norm" in core_kwargs:
+        return None
+    policy_kwargs["core_kwargs"] = {**PAPER_SETTINGS, **core_kwargs}
+    return {"policy_kwargs": policy_kwargs}

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+import torch
 import yaml
 from helpers import REPO, TINY, train_run
 from sb3_contrib import RecurrentPPO
@@ -50,6 +51,33 @@ def test_saved_model_pins_every_fast_weight_option(trained_run):
     assert set(core.settings()) >= {"decay", "fast_lr", "read_gate", "read_norm", "recurrent_init_scale"}
     rebuilt = FastWeightRNN(core.input_size, core.hidden_size, num_layers=core.num_layers, **core.settings())
     rebuilt.load_state_dict(core.state_dict())  # same parameters, same options
+
+
+def test_model_saved_before_options_were_pinned_loads_as_the_paper_core(tmp_path):
+    """A fast-weight zip whose policy_kwargs record no core options was built with the old
+    defaults (the paper's); load_model rebuilds it so, and its parameters load."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.save_util import load_from_zip_file, save_to_zip_file
+
+    import envs
+    from fw_agents import FastWeightMlpPolicy
+    from fw_agents.cores.fast_weights import PAPER_SETTINGS
+    from fw_agents.run_folder import load_model
+
+    env = make_vec_env(lambda: envs.make_env("MemoryCatch"), n_envs=1)
+    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=8, batch_size=8,
+                         policy_kwargs={"lstm_hidden_size": 8, "core_kwargs": dict(PAPER_SETTINGS)})  # fmt: skip
+    model.save(tmp_path / "new.zip")
+    data, params, variables = load_from_zip_file(tmp_path / "new.zip")
+    data["policy_kwargs"] = {"lstm_hidden_size": 8}  # as an older version saved it
+    save_to_zip_file(tmp_path / "old.zip", data, params, variables)
+    with pytest.raises(RuntimeError):  # today's defaults have a gate the old model lacks
+        RecurrentPPO.load(tmp_path / "old.zip")
+    core = load_model(tmp_path / "old.zip").policy.lstm_actor.core
+    assert core.settings() == model.policy.lstm_actor.core.settings()
+    assert core.read_gate is None and not core.read_norm
+    for name, value in model.policy.lstm_actor.core.state_dict().items():
+        torch.testing.assert_close(core.state_dict()[name], value)
 
 
 def test_evaluate_prints_and_writes_json(trained_run, tmp_path, capsys):
