@@ -29,6 +29,7 @@ from fw_agents.policies import (
     FastWeightCnnPolicy,
     FastWeightMlpPolicy,
     FastWeightMultiInputPolicy,
+    core_arguments,
 )
 
 # the training defaults ship with the library (package data)
@@ -142,8 +143,8 @@ def build_policy_kwargs(policy_kwargs: dict[str, Any], core: str) -> dict[str, A
     if core in FW_CORES:
         # pin every core option in the run's configuration (and the saved model), so the run
         # reloads as it trained even if a later version changes the defaults
-        options = {**(kwargs.get("lstm_kwargs") or {}), **(kwargs.get("core_kwargs") or {}),
-                   **{k: kwargs[k] for k in FW_OPTIONS if kwargs.get(k) is not None}}  # fmt: skip
+        options = core_arguments(kwargs.get("lstm_kwargs"), kwargs.get("core_kwargs"),
+                                 {k: kwargs.get(k) for k in FW_OPTIONS})  # fmt: skip
         try:
             settings = make_core(core, 1, 1, **options).settings()
         except (TypeError, ValueError) as err:

@@ -36,6 +36,15 @@ FW_OPTIONS = ("decay", "fast_lr", "inner_steps", "form")
 FW_CORES = ("fw", "fw-paper")
 
 
+def core_arguments(
+    lstm_kwargs: dict[str, Any] | None, core_kwargs: dict[str, Any] | None, fw_options: dict[str, Any]
+) -> dict[str, Any]:
+    """The core's keyword arguments from a policy's: ``lstm_kwargs``, then ``core_kwargs``, then the
+    fast-weight options given (``decay``, ``fast_lr``, …; ``None`` = not given); later wins."""
+    given = {k: v for k, v in fw_options.items() if v is not None}
+    return {**(lstm_kwargs or {}), **(core_kwargs or {}), **given}
+
+
 class CoreAdapter(nn.Module):
     """Presents a :class:`RecurrentCore` to RecurrentPPO as if it were an ``nn.LSTM``.
 
@@ -123,7 +132,7 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
         if features_extractor_class is None:
             features_extractor_class = self.default_features_extractor
         self.core_name = core
-        self.core_options = {**(lstm_kwargs or {}), **(core_kwargs or {}), **fw_options}
+        self.core_options = core_arguments(lstm_kwargs, core_kwargs, fw_options)
         # Build one core now, so bad settings fail before the (discarded) LSTMs are made.
         probe = self._make_core(1, lstm_hidden_size, n_lstm_layers)
         del probe

@@ -233,12 +233,8 @@ class FastWeightRNN(RecurrentCore):
         return self.gate[layer].expand(self.hidden_size)
 
     def extra_repr(self) -> str:
-        return (
-            f"{self.input_size}, {self.hidden_size}, decay={self.decay}, fast_lr={self.fast_lr}, "
-            f"inner_steps={self.inner_steps}, layer_norm={self.layer_norm}, "
-            f"num_layers={self.num_layers}, form={self.form!r}, read_gate={self.read_gate!r}, "
-            f"learn_decay={self.learn_decay}, learn_fast_lr={self.learn_fast_lr}"
-        )
+        options = ", ".join(f"{name}={value!r}" for name, value in self.settings().items())
+        return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, {options}"
 
     # ----------------------------------------------------------------- state
     def state_shapes(self) -> list[tuple[int, ...]]:
