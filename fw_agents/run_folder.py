@@ -166,9 +166,8 @@ def find_model(run_or_zip: str | Path, best: bool = False) -> tuple[Path, dict[s
 def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> RecurrentPPO:
     """``RecurrentPPO.load`` with a clear error for a missing or corrupt file.
 
-    A fast-weight model saved before its core options were pinned (see
-    ``fw_agents.config.build_policy_kwargs``) was built with the defaults of its time, which were
-    the paper's: it is rebuilt with ``PAPER_SETTINGS`` under the options it did record.
+    A fast-weight model saved before the gated core became the default is rebuilt with the
+    defaults of its time (:func:`_legacy_policy_kwargs`).
     """
     import zipfile
 
@@ -184,13 +183,21 @@ def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> R
 
 
 def _legacy_policy_kwargs(path: Path) -> dict[str, Any] | None:
-    """``{"policy_kwargs": …}`` for a fast-weight model saved without pinned core options, else None."""
+    """``{"policy_kwargs": …}`` for a fast-weight model from before the gated core, else None.
+
+    Such a model records no ``read_norm`` and its parameters hold no gate (today's default core
+    has one), so it was built with that time's defaults, the paper's: they fill the options it did
+    not record. A model saved today without recorded options has a gate and loads as it is; runs
+    made by ``train.ppo`` record every option. (Not recoverable: a model saved outside
+    ``train.ppo`` after the change with ``read_gate=None`` but no ``read_norm`` loads unnormalised.)
+    """
     from stable_baselines3.common.save_util import load_from_zip_file
 
-    data, _, _ = load_from_zip_file(path, load_data=True, device="cpu")
+    data, params, _ = load_from_zip_file(path, load_data=True, device="cpu")
     policy_kwargs = dict(data.get("policy_kwargs") or {})
     core_kwargs = policy_kwargs.get("core_kwargs") or {}
-    if policy_kwargs.get("core", "fw") not in FW_CORES or "read_norm" in core_kwargs:
+    has_gate = any(".core.gate." in name for name in (params or {}).get("policy", {}))
+    if policy_kwargs.get("core", "fw") not in FW_CORES or "read_norm" in core_kwargs or has_gate:
         return None
     policy_kwargs["core_kwargs"] = {**PAPER_SETTINGS, **core_kwargs}
     return {"policy_kwargs": policy_kwargs}

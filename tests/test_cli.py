@@ -78,6 +78,9 @@ def test_model_saved_before_options_were_pinned_loads_as_the_paper_core(tmp_path
     assert core.read_gate is None and not core.read_norm
     for name, value in model.policy.lstm_actor.core.state_dict().items():
         torch.testing.assert_close(core.state_dict()[name], value)
+    # a model saved today without recorded options (plain RecurrentPPO) loads with today's core
+    RecurrentPPO(FastWeightMlpPolicy, env, n_steps=8, policy_kwargs={"lstm_hidden_size": 8}).save(tmp_path / "now")
+    assert load_model(tmp_path / "now.zip").policy.lstm_actor.core.read_gate == "unit"
 
 
 def test_evaluate_prints_and_writes_json(trained_run, tmp_path, capsys):
