@@ -15,7 +15,10 @@ states (N: the read-out's own normalisation where the core has one). Reported:
 * **cue share**: the cue step's part of the read-out, |η λ^{t−j} h(j)·v|·‖h(j)‖ for j the
   hidden state that first saw the cue, over the sum of that quantity over all j — uniform
   attention over the t + 1 stored states would give 1/(t + 1);
-* **positive scores**: the fraction of the scores h(j)·v that are > 0 (ReLU states: all of them).
+* **positive scores**: the fraction of the scores h(j)·v that are > 0 (ReLU states: all of them);
+* **success, memory on / η = 0**: the trained agent's deterministic success rate on fresh episodes,
+  then with the fast-weight read-out switched off (η = 0 in its cores, nothing else changed) —
+  does the answer come from the memory?
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import episode_inputs, write_section
+from sb3_contrib import RecurrentPPO
 
 import envs
 from fw_agents.cores.fast_weights import FastWeightRNN
+from fw_agents.evaluation import run_episodes
 from fw_agents.run_folder import find_model, load_model
 
 
@@ -52,13 +57,25 @@ def query_readout(core: FastWeightRNN, x: torch.Tensor) -> tuple[float, float, f
     return float(centred(read) / centred(z)), float(mass[1] / mass.sum()), float((scores[1:] > 0).float().mean())
 
 
-def actor_core(run: Path) -> tuple[FastWeightRNN, str]:
+def load_run(run: Path) -> tuple[RecurrentPPO, str]:
     path, config = find_model(run)
     model = load_model(path, device="cpu")
     core = model.policy.lstm_actor.core
     if not isinstance(core, FastWeightRNN) or core.num_layers != 1 or core.inner_steps != 1:
         raise SystemExit(f"error: {run} is not a one-layer, S = 1 fast-weight run")
-    return core, config["env_id"]
+    return model, config["env_id"]
+
+
+def success_with_and_without_memory(model: RecurrentPPO, env_id: str, episodes: int) -> tuple[float, float]:
+    """Deterministic success rate on fresh episodes (seeds 30,000 + …), then again with η = 0 in
+    the actor's and critic's cores: the fast-weight read-out switched off, all else unchanged."""
+    env = envs.make_env(env_id)
+    with_memory = run_episodes(model, env, episodes, seed=30_000).success_rate
+    for adapter in (model.policy.lstm_actor, model.policy.lstm_critic):
+        if adapter is not None:
+            adapter.core.fast_lr = 0.0
+    without = run_episodes(model, env, episodes, seed=30_000).success_rate
+    return with_memory, without
 
 
 def main() -> None:
@@ -68,11 +85,13 @@ def main() -> None:
     parser.add_argument("--section", default="memory-diagnosis", help="RESULTS.md section to write")
     args = parser.parse_args()
     rows = [
-        "| run | weights | read / input at the query | cue share (uniform = 1/(t+1)) | positive scores |",
-        "|---|---|---|---|---|",
+        "| run | weights | read / input at the query | cue share (uniform = 1/(t+1)) | positive scores "
+        "| success (memory on / η = 0) |",
+        "|---|---|---|---|---|---|",
     ]
     for run in args.runs:
-        trained, env_id = actor_core(run)
+        model, env_id = load_run(run)
+        trained = model.policy.lstm_actor.core
         torch.manual_seed(0)
         fresh = type(trained)(trained.input_size, trained.hidden_size, **trained.settings())
         env = envs.make_env(env_id)  # DelayedRecall's inputs do not depend on the actions
@@ -81,8 +100,10 @@ def main() -> None:
         for label, core in (("trained", trained), ("at initialisation", fresh)):
             stats = np.array([query_readout(core, x) for x in inputs])
             ratio, share, positive = (statistics.mean(stats[:, i]) for i in range(3))
+            success = "{:.2f} / {:.2f}".format(*success_with_and_without_memory(model, env_id, args.episodes)) \
+                if core is trained else "—"  # fmt: skip
             rows.append(f"| {run.name} | {label} | {ratio:.2f} | {share:.5f} (uniform {1 / (t + 1):.5f}) | "
-                        f"{positive:.2f} |")  # fmt: skip
+                        f"{positive:.2f} | {success} |")  # fmt: skip
             print(rows[-1], flush=True)
     body = (
         "## Diagnosis: how loud and how selective the fast-weight read-out is\n\n"
