@@ -60,27 +60,12 @@ def resolve_env_id(name: str) -> str:
 
 
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
-    """Make an env by short name or id; MiniGrid ids get the image observation.
-
-    MiniGrid's Dict observation (image, direction, mission) becomes its 7×7×3 image
-    (``ImgObsWrapper``): the mission string is constant for the Memory tasks and the
-    direction is visible in the image's layout. Other ids get no wrapper.
-    """
+    """Make an env by short name or id; MiniGrid ids get their partial view as one-hot channels
+    (:class:`envs.minigrid_view.MiniGridOneHot`). Other ids get no wrapper."""
     env_id = resolve_env_id(env_id)
     env = gym.make(env_id, **kwargs)
     if is_minigrid(env_id):
-        env = MiniGridImage(env)
+        from envs.minigrid_view import MiniGridOneHot
+
+        env = MiniGridOneHot(env)
     return env
-
-
-class MiniGridImage(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
-    """MiniGrid's 7×7×3 ``image`` observation alone (like ``ImgObsWrapper``, but recordable
-    in the env's spec, so Gymnasium can re-create the wrapped env)."""
-
-    def __init__(self, env: gym.Env) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self)
-        gym.ObservationWrapper.__init__(self, env)
-        self.observation_space = env.observation_space["image"]
-
-    def observation(self, observation: dict) -> Any:
-        return observation["image"]

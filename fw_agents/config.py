@@ -34,7 +34,15 @@ from fw_agents.policies import (
 
 # the training defaults ship with the library (package data)
 HYPERPARAMS = Path(__file__).resolve().parent / "hyperparams.yml"
-HARNESS_KEYS = ("n_envs", "n_timesteps", "eval_episodes", "policy_kwargs", "env_kwargs")
+HARNESS_KEYS = (
+    "n_envs",
+    "n_timesteps",
+    "eval_episodes",
+    "eval_deterministic",
+    "normalize",
+    "policy_kwargs",
+    "env_kwargs",
+)
 
 
 def parse_key_values(items: list[str] | None, flag: str) -> dict[str, Any]:

@@ -33,3 +33,20 @@ class MiniGridCNN(BaseFeaturesExtractor):
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.linear(self.cnn(observations))
+
+
+class MiniGridMLP(BaseFeaturesExtractor):
+    """One ReLU layer over the flattened view: ``features = ReLU(W · flatten(obs) + b)``.
+
+    MiniGrid's one-hot view (:class:`envs.minigrid_view.MiniGridOneHot`, 20 × 7 × 7) is small
+    enough that a dense layer reads it whole; on a CPU it costs a fraction of the CNN's 2×2
+    convolutions, whose small images torch handles slowly.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 64) -> None:
+        super().__init__(observation_space, features_dim)
+        n_inputs = int(torch.tensor(observation_space.shape).prod())
+        self.linear = nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, features_dim), nn.ReLU())
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.linear(observations)

@@ -9,6 +9,7 @@ A run folder ``<log_folder>/<run_name>/`` holds
     monitor/             Monitor CSVs of the training envs (returns, lengths, is_success)
     eval/                evaluations.npz and the eval envs' Monitor CSVs
     tb/                  TensorBoard logs
+    vecnormalize.pkl     observation/return statistics, for runs with ``normalize`` (also per checkpoint)
 
 Every file is written to a temporary name and renamed into place (:mod:`fw_agents.atomic`), so an
 interruption never leaves a half-written model.
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -33,13 +36,14 @@ from fw_agents.cores import available_cores
 from fw_agents.cores.fast_weights import PAPER_SETTINGS
 from fw_agents.errors import UsageError
 from fw_agents.policies import FW_CORES
-from fw_agents.vec_env import import_gym_packages
+from fw_agents.vec_env import env_factory, import_gym_packages
 
 CONFIG_FILE = "config.yml"
 
 
 def atomic_save(model: BaseAlgorithm, path: Path) -> Path:
-    """Save the model so that ``path`` is never half written."""
+    """Save the model so that ``path`` is never half written (with its VecNormalize statistics, if any)."""
+    save_normalization(model, path)
     with atomic_path(path) as tmp:
         model.save(tmp)
     return Path(path)
@@ -62,6 +66,40 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 def save_checkpoint(model: BaseAlgorithm, run_dir: Path) -> Path:
     return atomic_save(model, run_dir / "checkpoints" / f"ckpt_{model.num_timesteps}.zip")
+
+
+NORMALIZATION_FILE = "vecnormalize.pkl"
+
+
+def normalization_path(model_path: Path) -> Path:
+    """Where the VecNormalize statistics of a saved model live: ``model.zip`` →
+    ``vecnormalize.pkl``, ``checkpoints/ckpt_N.zip`` → ``checkpoints/ckpt_N_vecnormalize.pkl``."""
+    model_path = Path(model_path)
+    if model_path.parent.name == "checkpoints":
+        return model_path.with_name(f"{model_path.stem}_{NORMALIZATION_FILE}")
+    return model_path.with_name(NORMALIZATION_FILE)
+
+
+def save_normalization(model: BaseAlgorithm, model_path: Path) -> None:
+    """Save the model's VecNormalize statistics beside ``model_path`` (nothing without VecNormalize)."""
+    vec_normalize = model.get_vec_normalize_env()
+    if vec_normalize is not None:
+        with atomic_path(normalization_path(model_path)) as tmp:
+            vec_normalize.save(str(tmp))
+
+
+def observation_normalizer(model_path: Path) -> Callable[[Any], Any] | None:
+    """The saved observation normalisation of a model (``None`` if it was trained without one)."""
+    path = normalization_path(model_path)
+    if not path.exists():
+        return None
+    import pickle
+
+    with path.open("rb") as handle:
+        stats = pickle.load(handle)
+    if not stats.norm_obs:
+        return None
+    return stats.normalize_obs
 
 
 @dataclass
@@ -161,6 +199,19 @@ def find_model(run_or_zip: str | Path, best: bool = False) -> tuple[Path, dict[s
         if (folder / CONFIG_FILE).exists():
             return path, read_config(folder)
     return path, None
+
+
+def play_env(config: dict[str, Any], model_path: Path, **extra: Any) -> Any:
+    """One env of the run, for :func:`fw_agents.evaluation.play`: observations normalised as the
+    model saw them in training when the run used ``normalize`` (``extra``: e.g. ``render_mode``)."""
+    import gymnasium as gym
+
+    env = env_factory(config, **extra)()
+    normalize = observation_normalizer(model_path)
+    if normalize is not None:
+        env = gym.wrappers.TransformObservation(env, lambda obs: normalize(obs).astype(np.float32),
+                                                env.observation_space)  # fmt: skip
+    return env
 
 
 def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> RecurrentPPO:

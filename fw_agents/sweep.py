@@ -68,27 +68,43 @@ def load_sweep(path: Path) -> dict[str, Any]:
     return config
 
 
+def make_job(folder: Path, name: str, env: str, core: str, seed: int, timesteps: int | None = None,
+             threads: int | None = None, overrides: dict[str, Any] | None = None,
+             extra_args: list[Any] | None = None) -> Job:  # fmt: skip
+    """The ``train.ppo`` run ``folder/name`` (``overrides`` become ``--hyperparams``)."""
+    args = ["--env", str(env), "--core", str(core), "--seed", str(seed),
+            "--log-folder", str(folder), "--run-name", name, "--no-progress-bar"]  # fmt: skip
+    if timesteps:
+        args += ["--timesteps", str(timesteps)]
+    if threads:
+        args += ["--threads", str(threads)]
+    if overrides:
+        args += ["--hyperparams", *_flatten("", overrides)]
+    args += [str(a) for a in extra_args or []]
+    return Job(name, tuple(args), Path(folder) / name)
+
+
 def expand(config: dict[str, Any]) -> list[Job]:
     """Every (env, core, seed, variant) combination as a :class:`Job`."""
     folder = Path(config.get("log_folder", "runs/sweep"))
     variants = config.get("variants") or {"": {}}
-    jobs = []
-    for env in config["envs"]:
-        for core in config["cores"]:
-            for variant, overrides in variants.items():
-                for seed in config["seeds"]:
-                    name = "_".join(p for p in (env, core, variant, f"seed{seed}") if p)
-                    args = ["--env", str(env), "--core", str(core), "--seed", str(seed),
-                            "--log-folder", str(folder), "--run-name", name, "--no-progress-bar"]  # fmt: skip
-                    if config.get("timesteps"):
-                        args += ["--timesteps", str(config["timesteps"])]
-                    if config.get("threads"):
-                        args += ["--threads", str(config["threads"])]
-                    if overrides:
-                        args += ["--hyperparams", *_flatten("", overrides)]
-                    args += [str(a) for a in config.get("extra_args", [])]
-                    jobs.append(Job(name, tuple(args), folder / name))
-    return jobs
+    return [
+        make_job(
+            folder,
+            "_".join(p for p in (env, core, variant, f"seed{seed}") if p),
+            env,
+            core,
+            seed,
+            config.get("timesteps"),
+            config.get("threads"),
+            overrides,
+            config.get("extra_args"),
+        )
+        for env in config["envs"]
+        for core in config["cores"]
+        for variant, overrides in variants.items()
+        for seed in config["seeds"]
+    ]
 
 
 def _run(job: Job) -> tuple[str, int]:

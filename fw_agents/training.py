@@ -23,8 +23,8 @@ from fw_agents.callbacks import CheckpointEvery, SaveBest, StopOnInterrupt
 from fw_agents.config import LinearSchedule, build_policy_kwargs, policy_class_for, ppo_kwargs
 from fw_agents.diagnostics import MemoryDiagnostics
 from fw_agents.errors import UsageError
-from fw_agents.run_folder import atomic_save, atomic_write_text, load_model, save_checkpoint
-from fw_agents.vec_env import make_vec
+from fw_agents.run_folder import atomic_save, atomic_write_text, load_model, normalization_path, save_checkpoint
+from fw_agents.vec_env import make_vec, normalized
 
 # Models saved before the split pickled their schedule as fw_agents.training.LinearSchedule.
 __all__ = ["LinearSchedule", "build_model", "callbacks", "train"]
@@ -56,7 +56,7 @@ def build_model(config: dict[str, Any], env: VecEnv, run_dir: Path) -> Recurrent
 def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecEnv]:
     # held-out seeds; the same wrappers as training (e.g. VecTransposeImage for image observations)
     eval_env = make_vec(config, min(8, config["n_envs"]), config["seed"] + 10_000, run_dir / "eval", config["vec_env"])
-    eval_env = BaseAlgorithm._wrap_env(eval_env, verbose=0)
+    eval_env = normalized(BaseAlgorithm._wrap_env(eval_env, verbose=0), config, training=False)
     evaluation = EvalCallback(
         eval_env,
         n_eval_episodes=int(config.get("eval_episodes", 100)),
@@ -64,7 +64,7 @@ def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecE
         log_path=str(run_dir / "eval"),
         best_model_save_path=None,
         callback_on_new_best=SaveBest(run_dir),
-        deterministic=True,
+        deterministic=bool(config.get("eval_deterministic", True)),
         verbose=0,
     )
     return CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"]), MemoryDiagnostics()]), eval_env
@@ -89,6 +89,7 @@ def train(
         try:
             vec_env = config.get("vec_env", "dummy")
             env = make_vec(config, config["n_envs"], config["seed"], run_dir / "monitor", vec_env)
+            env = normalized(env, config, None if fresh else normalization_path(resume_from))
             if fresh:
                 model = build_model(config, env, run_dir)
             else:

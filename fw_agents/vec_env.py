@@ -11,7 +11,7 @@ from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 from fw_agents.errors import UsageError
 
@@ -56,3 +56,32 @@ def make_vec(config: dict[str, Any], n_envs: int, seed: int, monitor_dir: Path |
         monitor_dir=str(monitor_dir) if monitor_dir else None,
         vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
     )
+
+
+def normalize_kwargs(config: dict[str, Any]) -> dict[str, Any] | None:
+    """VecNormalize's keyword arguments from the ``normalize`` setting (``None``: no normalisation)."""
+    value = config.get("normalize", False)
+    if value is True:
+        return {}
+    if value is False or value is None:
+        return None
+    if isinstance(value, dict):
+        return dict(value)
+    raise UsageError(f"hyperparameter normalize must be true, false or VecNormalize's arguments, got {value!r}")
+
+
+def normalized(env: VecEnv, config: dict[str, Any], stats: Path | None = None, training: bool = True) -> VecEnv:
+    """``env`` under VecNormalize when the run asks for it: fresh statistics, or those saved at
+    ``stats``; an evaluation env (``training=False``) keeps its statistics fixed and its rewards raw."""
+    kwargs = normalize_kwargs(config)
+    if kwargs is None:
+        return env
+    if stats is not None:
+        if not Path(stats).exists():
+            raise UsageError(f"the run normalises its env but {stats} is missing")
+        env = VecNormalize.load(str(stats), env)
+        env.training = training
+        return env
+    if not training:
+        kwargs.update(training=False, norm_reward=False)
+    return VecNormalize(env, **kwargs)

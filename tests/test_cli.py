@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -123,6 +124,30 @@ def test_resume_keeps_the_step_count(tmp_path):
     assert (run / "checkpoints" / "ckpt_256.zip").exists()
 
 
+def test_normalized_run_saves_resumes_and_evaluates_with_its_statistics(tmp_path, capsys):
+    import pickle
+
+    from fw_agents.run_folder import play_env, read_config
+
+    argv = ["--env", "CartPoleNoVel-v1", "--timesteps", "256", "--log-folder", str(tmp_path), "--run-name", "norm",
+            "--eval-freq", "128", "--save-freq", "128", *TINY, "--hyperparams", "normalize:true"]  # fmt: skip
+    assert run_cli(ppo.main, argv) == 0
+    run = tmp_path / "norm"
+    assert (run / "vecnormalize.pkl").exists() and (run / "checkpoints" / "ckpt_256_vecnormalize.pkl").exists()
+    before = pickle.loads((run / "vecnormalize.pkl").read_bytes()).obs_rms.count
+    # resuming continues the saved statistics rather than starting new ones
+    assert run_cli(ppo.main, ["--resume", str(run), "--timesteps", "512", "--no-progress-bar"]) == 0
+    stats = pickle.loads((run / "vecnormalize.pkl").read_bytes())
+    assert stats.obs_rms.count > before + 200
+    # evaluation sees observations normalised as in training
+    env, raw = play_env(read_config(run), run / "model.zip"), play_env(read_config(run), tmp_path / "none.zip")
+    obs, raw_obs = env.reset(seed=3)[0], raw.reset(seed=3)[0]
+    expected = np.clip((raw_obs - stats.obs_rms.mean) / np.sqrt(stats.obs_rms.var + stats.epsilon), -10, 10)
+    np.testing.assert_allclose(obs, expected, rtol=1e-5)
+    assert run_cli(evaluate.main, [str(run), "--episodes", "2"]) == 0
+    assert "CartPoleNoVel-v1" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("vec_env", ["dummy", "subproc"])
 def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, vec_env):
     cmd = [sys.executable, "-m", "train.ppo", "--env", "MemoryCatch", "--timesteps", "10000000",
@@ -179,9 +204,11 @@ def test_other_cores_and_envs(tmp_path):
             "grid", *TINY]  # fmt: skip
     assert run_cli(ppo.main, argv) == 0
     config = yaml.safe_load((tmp_path / "grid" / "config.yml").read_text())
-    assert config["policy_kwargs"]["features_extractor_class"] == "MiniGridCNN"
+    assert config["policy_kwargs"]["features_extractor_class"] == "MiniGridMLP"
+    assert config["eval_deterministic"] is False  # MiniGrid's periodic evaluation samples actions
     model = RecurrentPPO.load(tmp_path / "grid" / "model.zip")
-    assert type(model.policy).__name__ == "FastWeightCnnPolicy"
+    assert type(model.policy.features_extractor).__name__ == "MiniGridMLP"
+    assert model.observation_space.shape == (20, 7, 7)
     argv = ["--env", "MemoryCatch", "--env-kwargs", "size:8", "visible_steps:2", "--timesteps", "64",
             "--log-folder", str(tmp_path), "--run-name", "small", *TINY]  # fmt: skip
     assert run_cli(ppo.main, argv) == 0

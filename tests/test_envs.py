@@ -59,12 +59,41 @@ def test_unknown_env_lists_names_and_suggests():
     assert "AssociativeRecall" in str(info.value)
 
 
-def test_minigrid_gets_image_observation():
+def test_minigrid_gets_one_hot_view_and_success():
     env = make_env("MiniGrid-MemoryS7-v0")
     obs, _ = env.reset(seed=0)
-    assert obs.shape == (7, 7, 3) and obs.dtype == np.uint8
+    assert obs.shape == (20, 7, 7) and obs.dtype == np.float32 and env.observation_space.contains(obs)
+    # each cell: exactly one object type, one colour, one state
+    assert (obs[:11].sum(0) == 1).all() and (obs[11:17].sum(0) == 1).all() and (obs[17:].sum(0) == 1).all()
+    base = env.unwrapped
+    base.agent_pos, base.agent_dir = np.array(base.success_pos) - (1, 0), 0  # facing the success cell
+    _, reward, terminated, _, info = env.step(2)  # forward onto the success cell
+    assert terminated and reward > 0 and info["is_success"] is True
     cartpole = make_env("CartPole-v1")
     assert cartpole.observation_space.shape == (4,)
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    ["MiniGrid-MemoryS7-v0", "MiniGrid-RedBlueDoors-6x6-v0", "MiniGrid-DoorKey-8x8-v0", "MiniGrid-LavaGapS7-v0"],
+)
+def test_fast_partial_view_equals_minigrids(env_id):
+    """The fast view is MiniGrid's own view, cell for cell, over random play (doors, keys carried, walls)."""
+    import gymnasium as gym
+    from minigrid.minigrid_env import MiniGridEnv
+
+    from envs.minigrid_view import partial_view
+
+    rng = np.random.default_rng(0)
+    for see_through in (False, True):
+        env = gym.make(env_id).unwrapped
+        env.see_through_walls = see_through
+        env.reset(seed=1)
+        for _ in range(1500):
+            _, _, terminated, truncated, _ = env.step(int(rng.integers(7)))
+            np.testing.assert_array_equal(partial_view(env), MiniGridEnv.gen_obs(env)["image"])
+            if terminated or truncated:
+                env.reset(seed=int(rng.integers(10_000)))
 
 
 def _run_episode(env, seed, actions):

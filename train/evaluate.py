@@ -15,8 +15,8 @@ from pathlib import Path
 from fw_agents.config import parse_key_values
 from fw_agents.errors import UsageError
 from fw_agents.evaluation import run_episodes
-from fw_agents.run_folder import find_model, load_model
-from fw_agents.vec_env import env_factory, import_gym_packages
+from fw_agents.run_folder import find_model, load_model, play_env
+from fw_agents.vec_env import import_gym_packages
 from train._cli import run_cli
 
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
     path, config = resolve_env_config(args.model, args.best, args.env, args.env_kwargs, args.gym_packages)
     model = load_model(path, device="cpu")
-    env = env_factory(config)()
+    env = play_env(config, path)
     result = run_episodes(model, env, args.episodes, deterministic=not args.stochastic, seed=args.seed)
     print(f"{path} on {config['env_id']}: {result.summary()}")
     if args.json:

@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 from fw_agents.errors import UsageError
-from fw_agents.run_folder import load_model
-from fw_agents.vec_env import env_factory
+from fw_agents.run_folder import load_model, play_env
 from fw_agents.video import record, write
 from train._cli import run_cli
 from train.evaluate import resolve_env_config
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
     path, config = resolve_env_config(args.model, args.best, args.env, args.env_kwargs, args.gym_packages)
     model = load_model(path, device="cpu")
-    env = env_factory(config, render_mode="rgb_array")()
+    env = play_env(config, path, render_mode="rgb_array")
     frames, returns = record(model, env, args.episodes, deterministic=not args.stochastic, seed=args.seed)
     write(frames, args.out, fps=args.fps)
     print(f"wrote {args.out}: {args.episodes} episodes, {len(frames)} frames, returns {returns}")
