@@ -53,6 +53,7 @@ def play(
     deterministic: bool = True,
     seed: int = 0,
     before_step: Callable[[Any, tuple | None], None] | None = None,
+    after_step: Callable[[Any, float], None] | None = None,
 ) -> Iterator[Episode]:
     """The one recurrent episode loop: play ``episodes`` full episodes, carrying the policy's
     recurrent state and resetting it at each episode start (``episode_start=True`` on the first
@@ -60,7 +61,8 @@ def play(
     still shows the outcome).
 
     ``before_step(obs, state)``, if given, sees each observation and the recurrent state the
-    action will be chosen from (``None`` at an episode start), e.g. to draw a video frame.
+    action will be chosen from (``None`` at an episode start), e.g. to draw a video frame;
+    ``after_step(action, reward)``, if given, sees the action taken and the reward it earned.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -73,6 +75,8 @@ def play(
                 before_step(obs, state)
             action, state = model.predict(obs, state=state, episode_start=start, deterministic=deterministic)
             obs, reward, terminated, truncated, info = env.step(_scalar_action(action, env))
+            if after_step is not None:
+                after_step(action, float(reward))
             start = np.zeros((1,), dtype=bool)
             total += float(reward)
             length += 1

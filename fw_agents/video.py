@@ -1,13 +1,16 @@
 """Rollout videos: the true state, what the agent observed, and what a fast-weight agent recalls.
 
-Each frame has up to three panels:
+Each frame has a header (episode, step, the action taken and the reward it earned) and up to three
+captioned panels:
 
-1. the env's ``render()`` (the true state; MemoryCatch frames it red once the view is blank),
-2. the observation the agent received (black when the screen is blank),
-3. for fast-weight policies, the attention weights of the memory read at this step: the
-   core computes A(t)·h₀ = Σ_τ w_τ h(τ) with w_τ = η·λ^{t−τ}·h(τ)ᵀh₀, where h₀ = ReLU(W h(t) +
-   C x(t) + b) is the first inner-loop vector. The panel draws w_τ for every past step τ of
-   the episode (green bars: steps whose observation was visible; grey: blank), recomputed from
+1. "true state": the env's ``render()`` (MemoryCatch frames it red once the view is blank; MiniGrid
+   draws the full grid with the agent's view highlighted),
+2. "what the agent sees": the observation (MiniGrid: its own picture of the partial view),
+3. "fast-weight read over past steps", for fast-weight policies, the attention weights of the
+   memory read at this step: the core computes A(t)·h₀ = Σ_τ w_τ h(τ) with
+   w_τ = η·λ^{t−τ}·h(τ)ᵀh₀, where h₀ = ReLU(W h(t) + C x(t) + b) is the first inner-loop
+   vector. The panel draws w_τ for every past step τ of the episode (green bars: steps whose
+   observation was visible; grey: blank — a legend under the panel says so), recomputed from
    the core's own parameters and the hidden states it carried — what the agent attends to.
 """
 
@@ -22,6 +25,7 @@ import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.policies import BaseModel
 
+from envs.memory_catch import MemoryCatchEnv
 from envs.render import observation_image
 from fw_agents.atomic import atomic_path
 from fw_agents.cores import FastWeightRNN
@@ -85,14 +89,82 @@ def _fit(image: np.ndarray, height: int = PANEL) -> np.ndarray:
     return image
 
 
-def compose(panels: list[np.ndarray]) -> np.ndarray:
-    gap = np.full((PANEL, 8, 3), 255, np.uint8)
+CAPTION = 22  # pixels of caption strip above each panel, and of the frame's header
+TEXT = np.array([235, 235, 235], np.uint8)
+STRIP = np.array([32, 32, 40], np.uint8)
+CAPTIONS = ("true state", "what the agent sees", "fast-weight read over past steps")
+
+
+def _font() -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=13)
+
+
+def text_strip(width: int, text: str, height: int = CAPTION) -> np.ndarray:
+    """A dark strip ``height`` × ``width`` with ``text`` in light letters (Pillow's built-in font)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), tuple(int(c) for c in STRIP))
+    ImageDraw.Draw(image).text((6, (height - 14) // 2), text, fill=tuple(int(c) for c in TEXT), font=_font())
+    return np.asarray(image, dtype=np.uint8)
+
+
+def legend_strip(width: int) -> np.ndarray:
+    """The memory panel's legend: what a bar's height and its two colours mean."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, 2 * CAPTION), tuple(int(c) for c in STRIP))
+    draw = ImageDraw.Draw(image)
+    light = tuple(int(c) for c in TEXT)
+    draw.text((6, 4), "bar height: weight of a past step", fill=light, font=_font())
+    x = 6
+    for colour, label in ((VISIBLE_BAR, "input visible"), (BLANK_BAR, "input blank")):
+        draw.rectangle((x, CAPTION + 5, x + 11, CAPTION + 16), fill=tuple(int(c) for c in colour))
+        draw.text((x + 16, CAPTION + 3), label, fill=light, font=_font())
+        x += 16 + int(draw.textlength(label, font=_font())) + 14
+    return np.asarray(image, dtype=np.uint8)
+
+
+def captioned(panel: np.ndarray, caption: str, legend: bool = False) -> np.ndarray:
+    """The panel (fitted to :data:`PANEL` rows) under its caption; the memory panel also gets its legend."""
+    panel = _fit(panel)
+    parts = [text_strip(panel.shape[1], caption), panel]
+    if legend:
+        parts.append(legend_strip(panel.shape[1]))
+    return np.concatenate(parts, axis=0)
+
+
+def compose(panels: list[np.ndarray], header: str | None = None) -> np.ndarray:
+    """Captioned panels side by side (captions from :data:`CAPTIONS`, in order), under a header line."""
     parts: list[np.ndarray] = []
-    for panel in panels:
+    for i, panel in enumerate(panels):
+        part = captioned(panel, CAPTIONS[i], legend=i == 2)
         if parts:
-            parts.append(gap)
-        parts.append(_fit(panel))
-    return np.concatenate(parts, axis=1)
+            parts.append(np.full((part.shape[0], 8, 3), 255, np.uint8))
+        parts.append(part)
+    height = max(p.shape[0] for p in parts)
+    parts = [np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=255) for p in parts]
+    body = np.concatenate(parts, axis=1)
+    if header is None:
+        return body
+    return np.concatenate([text_strip(body.shape[1], header), body], axis=0)
+
+
+def seen_panel(env: gym.Env, obs: Any) -> np.ndarray:
+    """What the agent sees: MiniGrid's own picture of the partial view, else the observation drawn."""
+    pov = getattr(env.unwrapped, "get_pov_render", None)
+    if pov is not None:
+        return pov(tile_size=32)
+    return observation_image(obs)
+
+
+def action_name(env: gym.Env, action: Any) -> str:
+    names = getattr(env.unwrapped, "actions", None)  # MiniGrid's Actions enum
+    try:
+        return names(int(action)).name if names is not None else str(int(action))
+    except (TypeError, ValueError):
+        return str(np.asarray(action).round(2).tolist())
 
 
 def record(
@@ -100,17 +172,20 @@ def record(
 ) -> tuple[list[np.ndarray], list[float]]:
     """Roll out ``episodes`` episodes in ``env`` (made with ``render_mode="rgb_array"``).
 
-    Returns the composed frames and each episode's return.
+    Returns the composed frames and each episode's return. Every frame is captioned and carries a
+    header: the episode, the step, the action taken from this state and the reward it earned.
     """
     core = fast_weight_core(model)
     policy = model.policy
-    length = getattr(env.unwrapped, "size", 16) - 1 if hasattr(env.unwrapped, "size") else 32
+    length = env.unwrapped.size - 1 if isinstance(env.unwrapped, MemoryCatchEnv) else 32
     frames: list[np.ndarray] = []
     hiddens: list[torch.Tensor] = []
     visible: list[bool] = []
+    pending: list[np.ndarray] = []
+    counter = {"episode": 1, "step": 0, "return": 0.0}
 
     def draw(obs: Any, state: tuple | None) -> None:
-        panels = [env.render(), observation_image(obs)]
+        panels = [env.render(), seen_panel(env, obs)]
         if state is None:  # an episode starts: the memory is empty
             hiddens.clear()
             visible.clear()
@@ -128,12 +203,23 @@ def record(
             weights = read_weights(core, features[0].float(), h_prev, past)
             panels.append(attention_panel(weights, visible, length))
         visible.append(bool(np.asarray(obs).any()))
-        frames.append(compose(panels))
+        pending[:] = panels
+
+    def after(action: Any, reward: float) -> None:
+        counter["step"] += 1
+        counter["return"] += reward
+        header = (f"episode {counter['episode']} · step {counter['step']} · action {action_name(env, action)} · "
+                  f"reward {reward:+.2f} · return {counter['return']:+.2f}")  # fmt: skip
+        frames.append(compose(pending, header))
 
     returns = []
-    for episode in play(model, env, episodes, deterministic, seed, before_step=draw):
-        frames.extend([compose([env.render(), observation_image(episode.last_obs)])] * 3)  # hold the outcome
+    for episode in play(model, env, episodes, deterministic, seed, before_step=draw, after_step=after):
+        outcome = "success" if episode.info.get("is_success") else "end"
+        header = f"episode {counter['episode']} · {outcome} after {episode.length} steps"
+        header += f" · return {episode.total_return:+.2f}"
+        frames.extend([compose([env.render(), seen_panel(env, episode.last_obs)], header)] * 3)  # hold the outcome
         returns.append(episode.total_return)
+        counter.update(episode=counter["episode"] + 1, step=0, **{"return": 0.0})
     return frames, returns
 
 
@@ -145,8 +231,9 @@ def write(frames: list[np.ndarray], path: Path, fps: int = 4) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".gif", ".mp4"):
         raise ValueError(f"video must end in .gif or .mp4, got {path.name!r}")
-    width = max(f.shape[1] for f in frames)
-    frames = [np.pad(f, ((0, 0), (0, width - f.shape[1]), (0, 0)), constant_values=255) for f in frames]
+    height, width = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
+    frames = [np.pad(f, ((0, height - f.shape[0]), (0, width - f.shape[1]), (0, 0)), constant_values=255)
+              for f in frames]  # fmt: skip
     with atomic_path(path) as tmp:
         if suffix == ".gif":
             imageio.mimsave(tmp, frames, duration=1000 / fps, loop=0)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from fw_agents import FastWeightRNN
-from fw_agents.video import PANEL, attention_panel, compose, read_weights
+from fw_agents.video import BLANK_BAR, CAPTION, PANEL, VISIBLE_BAR, attention_panel, compose, read_weights
 
 
 def test_read_weights_reproduce_the_memory_read():
@@ -28,9 +28,38 @@ def test_read_weights_reproduce_the_memory_read():
     torch.testing.assert_close((weights[:, None] * past).sum(0), a_now @ query)
 
 
-def test_panels_and_frames_have_sane_sizes():
+def test_frames_carry_a_header_captions_and_a_legend():
     panel = attention_panel(np.array([0.1, 0.5, 0.2]), [True, False, False], 15)
     assert panel.shape == (PANEL, PANEL, 3)
     wide_bar = np.zeros((20, 740, 3), np.uint8)  # a one-hot vector observation, drawn as a row
-    frame = compose([np.zeros((256, 256, 3), np.uint8), wide_bar, panel])
-    assert frame.shape == (PANEL, 256 + 8 + 740 + 8 + 256, 3)
+    frame = compose([np.zeros((256, 256, 3), np.uint8), wide_bar, panel], header="step 1")
+    # header + caption strips above the panels, the legend below the memory panel
+    assert frame.shape == (CAPTION + CAPTION + PANEL + 2 * CAPTION, 256 + 8 + 740 + 8 + 256, 3)
+    header, caption = frame[:CAPTION], frame[CAPTION : 2 * CAPTION]
+    assert (header != header[0, 0]).any(), "the header strip has no text"
+    for x0, x1 in ((0, 256), (264, 1004), (1012, 1268)):  # every panel has its own caption text
+        assert (caption[:, x0:x1] != caption[0, x0]).any()
+    legend = frame[-2 * CAPTION :, 1012:]
+    assert (legend == VISIBLE_BAR).all(axis=-1).any() and (legend == BLANK_BAR).all(axis=-1).any()
+    assert compose([np.zeros((256, 256, 3), np.uint8)]).shape == (CAPTION + PANEL, 256, 3)
+
+
+def test_minigrid_video_shows_grid_view_and_memory(tmp_path):
+    """A MiniGrid run's video: the full grid, MiniGrid's picture of the partial view, the memory panel."""
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import envs
+    from fw_agents import FastWeightMlpPolicy
+    from fw_agents.extractors import MiniGridMLP
+    from fw_agents.video import record
+
+    env = make_vec_env(lambda: envs.make_env("MiniGrid-MemoryS7-v0"), n_envs=1, seed=0)
+    kwargs = {"lstm_hidden_size": 8, "features_extractor_class": MiniGridMLP}
+    model = RecurrentPPO(FastWeightMlpPolicy, env, policy_kwargs=kwargs, n_steps=8, seed=0)
+    play_env = envs.make_env("MiniGrid-MemoryS7-v0", render_mode="rgb_array", max_steps=6)
+    frames, returns = record(model, play_env, episodes=1)
+    assert len(returns) == 1 and len(frames) == 6 + 3  # six steps, then the outcome held for three frames
+    assert frames[0].shape[0] == CAPTION + CAPTION + PANEL + 2 * CAPTION
+    # the grid (7 tiles of 32 px), the partial view drawn by MiniGrid (7 × 32 px), the memory panel
+    assert frames[0].shape[1] == 224 + 8 + 224 + 8 + PANEL
