@@ -51,6 +51,7 @@ class MemoryCatchEnv(gym.Env[np.ndarray, np.int64]):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    action_names = ("left", "stay", "right")  # indexed by LEFT, STAY, RIGHT
 
     def __init__(
         self,

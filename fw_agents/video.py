@@ -160,11 +160,19 @@ def seen_panel(env: gym.Env, obs: Any) -> np.ndarray:
 
 
 def action_name(env: gym.Env, action: Any) -> str:
-    names = getattr(env.unwrapped, "actions", None)  # MiniGrid's Actions enum
+    """The action's name where the env gives one (MiniGrid's ``actions`` enum, an ``action_names``
+    tuple), else its value."""
+    base = env.unwrapped
     try:
-        return names(int(action)).name if names is not None else str(int(action))
+        index = int(np.asarray(action).reshape(-1)[0]) if np.asarray(action).size == 1 else None
     except (TypeError, ValueError):
+        index = None
+    if index is None:
         return str(np.asarray(action).round(2).tolist())
+    if getattr(base, "actions", None) is not None:
+        return base.actions(index).name
+    names = getattr(base, "action_names", None)
+    return names[index] if names is not None and 0 <= index < len(names) else str(index)
 
 
 def record(
