@@ -198,7 +198,7 @@ def test_linear_schedule(tmp_path):
     assert model.lr_schedule(1.0) == pytest.approx(0.001) and model.lr_schedule(0.5) == pytest.approx(0.0005)
 
 
-def test_other_cores_and_envs(tmp_path):
+def test_other_cores_and_envs(tmp_path, capsys):
     assert train_run(tmp_path, "--policy", "lstm", name="lstm", timesteps=64) == 0
     argv = ["--env", "MiniGrid-MemoryS7-v0", "--timesteps", "64", "--log-folder", str(tmp_path), "--run-name",
             "grid", *TINY]  # fmt: skip
@@ -209,6 +209,11 @@ def test_other_cores_and_envs(tmp_path):
     model = RecurrentPPO.load(tmp_path / "grid" / "model.zip")
     assert type(model.policy.features_extractor).__name__ == "MiniGridMLP"
     assert model.observation_space.shape == (20, 7, 7)
+    capsys.readouterr()
+    assert run_cli(evaluate.main, [str(tmp_path / "grid"), "--episodes", "1"]) == 0
+    assert "(stochastic, seed" in capsys.readouterr().out  # as the run's periodic evaluation
+    assert run_cli(evaluate.main, [str(tmp_path / "grid"), "--episodes", "1", "--deterministic"]) == 0
+    assert "(deterministic, seed" in capsys.readouterr().out
     argv = ["--env", "MemoryCatch", "--env-kwargs", "size:8", "visible_steps:2", "--timesteps", "64",
             "--log-folder", str(tmp_path), "--run-name", "small", *TINY]  # fmt: skip
     assert run_cli(ppo.main, argv) == 0

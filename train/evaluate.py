@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("model", help="run folder or model .zip")
     p.add_argument("--episodes", type=int, default=200)
-    p.add_argument("--stochastic", action="store_true", help="sample actions (default: deterministic)")
+    add_action_choice(p)
     p.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes")
     p.add_argument("--best", action="store_true", help="use the run's best_model.zip")
     p.add_argument("--env", help="env for a bare .zip (default: the run's env)")
@@ -33,6 +33,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gym-packages", nargs="*", default=[])
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     return p
+
+
+def add_action_choice(p: argparse.ArgumentParser) -> None:
+    """``--stochastic`` / ``--deterministic``; neither: the run's ``eval_deterministic`` setting."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--stochastic", action="store_const", const=False, dest="deterministic",
+                       help="sample actions (default: as the run's periodic evaluation; MiniGrid samples)")  # fmt: skip
+    group.add_argument("--deterministic", action="store_const", const=True, dest="deterministic",
+                       help="take the most likely action (default for most envs)")  # fmt: skip
+
+
+def deterministic(args: argparse.Namespace, config: dict) -> bool:
+    """The flags' choice, else the run's ``eval_deterministic`` (True where the run does not say)."""
+    return args.deterministic if args.deterministic is not None else bool(config.get("eval_deterministic", True))
 
 
 def resolve_env_config(model_arg: str, best: bool, env: str | None, env_kwargs: list[str] | None,
@@ -62,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     path, config = resolve_env_config(args.model, args.best, args.env, args.env_kwargs, args.gym_packages)
     model = load_model(path, device="cpu")
     env = play_env(config, path)
-    result = run_episodes(model, env, args.episodes, deterministic=not args.stochastic, seed=args.seed)
+    result = run_episodes(model, env, args.episodes, deterministic=deterministic(args, config), seed=args.seed)
     print(f"{path} on {config['env_id']}: {result.summary()}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

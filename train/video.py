@@ -17,7 +17,7 @@ from fw_agents.errors import UsageError
 from fw_agents.run_folder import load_model, play_env
 from fw_agents.video import record, write
 from train._cli import run_cli
-from train.evaluate import resolve_env_config
+from train.evaluate import add_action_choice, deterministic, resolve_env_config
 
 
 def parser() -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="run folder or model .zip")
     p.add_argument("--out", type=Path, required=True, help="FILE.gif or FILE.mp4")
     p.add_argument("--episodes", type=int, default=3)
-    p.add_argument("--stochastic", action="store_true")
+    add_action_choice(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=int, default=4)
     p.add_argument("--best", action="store_true", help="use the run's best_model.zip")
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     path, config = resolve_env_config(args.model, args.best, args.env, args.env_kwargs, args.gym_packages)
     model = load_model(path, device="cpu")
     env = play_env(config, path, render_mode="rgb_array")
-    frames, returns = record(model, env, args.episodes, deterministic=not args.stochastic, seed=args.seed)
+    frames, returns = record(model, env, args.episodes, deterministic=deterministic(args, config), seed=args.seed)
     write(frames, args.out, fps=args.fps)
     print(f"wrote {args.out}: {args.episodes} episodes, {len(frames)} frames, returns {returns}")
     return 0
