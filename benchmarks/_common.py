@@ -101,12 +101,21 @@ def pyplot():
 
 
 def paper_table(results: dict, models: list[str], names: dict, sizes: list[int], paper: dict, size: str) -> str:
-    """Markdown: per model, ours (mean ± std test error %, over ``results[(model, n)]``) beside the paper's."""
+    """Markdown: per model, ours (mean ± std test error %, over ``results[(model, n)]``) beside the paper's
+    (``—`` for a model the paper did not run, such as the package's default fast-weight core)."""
     header = " | ".join(f"{size}={n} ours | {size}={n} paper" for n in sizes)
     lines = [f"| model | {header} |", "|---|" + "---|---|" * len(sizes)]
     for model in models:
         cells = [names[model]]
         for i, n in enumerate(sizes):
-            cells += [mean_std([100 * r["test_error"] for r in results[(model, n)]]), f"{paper[model][i]:.2f}"]
+            reported = paper.get(model)
+            cells += [mean_std([100 * r["test_error"] for r in results[(model, n)]]),
+                      f"{reported[i]:.2f}" if reported else "—"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def time_limited(results: dict) -> list[str]:
+    """``"fw 50 seed 1 (8,112 of 20000 steps)"`` for each run its time limit cut short."""
+    cut = [r for runs in results.values() for r in runs if r.get("stopped_by_time")]
+    return [f"{r['core']} {r['hidden']} seed {r['seed']} ({r['steps']:,} of {r['steps_budget']} steps)" for r in cut]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -37,10 +39,10 @@ def test_idx_round_trip_and_mnist_loader(tmp_path, compressed):
     images = rng.integers(0, 256, size=(70, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, size=70, dtype=np.uint8)
     suffix = ".gz" if compressed else ""
-    for key, stem in glimpses.MNIST_FILES.items():
+    for key, stem in glimpses.IDX_FILES.items():
         glimpses.write_idx(tmp_path / (stem + suffix), images if "images" in key else labels)
     np.testing.assert_array_equal(glimpses.read_idx(tmp_path / ("train-images-idx3-ubyte" + suffix)), images)
-    data = glimpses.load_mnist(tmp_path)
+    data = glimpses.load_idx_folder(tmp_path)
     train_x, train_y = data["train"]
     valid_x, _ = data["valid"]
     assert train_x.shape[1:] == (28, 28) and len(train_x) + len(valid_x) == 70
@@ -69,6 +71,9 @@ def test_digits_fallback_needs_no_files():
     [
         (["--core", "transformer"], "unknown core 'transformer'"),
         (["--mnist-dir", "/nonexistent/mnist"], "does not exist"),
+        (["--dataset", "KMNIST"], "needs --data-dir"),
+        (["--steps", "10", "--epochs", "1"], "--steps or --epochs, not both"),
+        (["--steps", "0"], "--steps must be >= 1"),
     ],
 )
 def test_glimpse_cli_bad_input(argv, message, capsys):
@@ -76,12 +81,54 @@ def test_glimpse_cli_bad_input(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_glimpse_cli_reads_a_small_mnist_folder(tmp_path, capsys):
+def _write_folder(folder, mean: float, n: int = 120) -> None:
+    """Four IDX files whose images have about ``mean`` intensity (MNIST 0.13, Fashion-MNIST 0.29)."""
     rng = np.random.default_rng(1)
-    for key, stem in glimpses.MNIST_FILES.items():
-        shape = (120, 28, 28) if "images" in key else (120,)
-        glimpses.write_idx(tmp_path / stem, rng.integers(0, 10 if "labels" in key else 256, size=shape))
+    for key, stem in glimpses.IDX_FILES.items():
+        if "labels" in key:
+            glimpses.write_idx(folder / stem, rng.integers(0, 10, size=n))
+        else:
+            glimpses.write_idx(folder / stem, (rng.random((n, 28, 28)) < mean) * 255)
+
+
+@pytest.mark.parametrize(("mean", "flags", "label"), [
+    (0.1307, [], "on MNIST:"),
+    (0.2860, [], "on Fashion-MNIST:"),
+    (0.5, [], "on IDX data set in"),
+    (0.5, ["--dataset", "KMNIST"], "on KMNIST:"),
+])  # fmt: skip
+def test_glimpse_cli_names_the_data_set_it_read(tmp_path, capsys, mean, flags, label):
+    _write_folder(tmp_path, mean)
     out = tmp_path / "g.json"
-    argv = ["--core", "fw", "--hidden", "8", "--epochs", "1", "--mnist-dir", str(tmp_path), "--json", str(out)]
+    argv = ["--core", "fw", "--hidden", "8", "--steps", "3", "--data-dir", str(tmp_path), "--json", str(out), *flags]
     assert run_cli(glimpses_cli.main, argv) == 0
-    assert "on MNIST" in capsys.readouterr().out and out.exists()
+    assert label in capsys.readouterr().out
+    figures = json.loads(out.read_text())
+    assert figures["steps"] == figures["steps_budget"] == 3 and figures["epochs"] is None
+    assert figures["stopped_by_time"] is False
+    assert label.removeprefix("on ").rstrip(":") in figures["dataset"]
+
+
+def test_old_mnist_dir_flag_still_works(tmp_path, capsys):
+    _write_folder(tmp_path, 0.1307)
+    assert run_cli(glimpses_cli.main, ["--core", "lstm", "--hidden", "8", "--steps", "2", "--mnist-dir",
+                                       str(tmp_path)]) == 0  # fmt: skip
+    assert "on MNIST:" in capsys.readouterr().out
+
+
+def test_equal_steps_budget_schedule_and_time_limit():
+    from fw_agents.supervised.models import fit, learning_rate_factor
+
+    factor = learning_rate_factor(total=100, warmup=10, schedule="cosine")
+    assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
+    assert factor(10) == pytest.approx(1.0) and factor(55) == pytest.approx(0.5) and factor(100) == pytest.approx(0.0)
+    assert learning_rate_factor(100, 0)(50) == 1.0
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    model = torch.nn.Linear(4, 2)
+    result = fit(model, (x, y), (x, y), (x, y), steps=7, batch_size=16, eval_every=3)
+    assert result.steps == 7 and not result.stopped_by_time  # 7 updates, though an epoch is 4
+    cut = fit(model, (x, y), (x, y), (x, y), steps=10_000, batch_size=16, time_limit=0.0)
+    assert cut.steps == 1 and cut.stopped_by_time
+    with pytest.raises(ValueError, match="exactly one budget"):
+        fit(model, (x, y), (x, y), (x, y), steps=3, epochs=1)

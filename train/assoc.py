@@ -2,6 +2,7 @@
 
     python -m train.assoc --core fw --hidden 20                 # fast weights, R = 20
     python -m train.assoc --core lstm --hidden 50 --epochs 20 --json lstm50.json
+    python -m train.assoc --core fw --hidden 20 --steps 20000 --warmup 500 --schedule cosine
     python -m train.assoc --core fw --hidden 20 --inner-steps 2 --num-pairs 8
 
 The best model on the validation split is kept; its test error is reported (in %).
@@ -20,7 +21,7 @@ from fw_agents.errors import UsageError
 from fw_agents.policies import FW_CORES
 from fw_agents.supervised import assoc
 from fw_agents.supervised.models import SequenceClassifier
-from train._cli import fit_with_progress, run_cli, write_json
+from train._cli import add_budget_args, budget, budget_line, fit_with_progress, result_figures, run_cli, write_json
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,12 +30,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--core", default="fw", help=f"one of {', '.join(available_cores())}")
     p.add_argument("--hidden", type=int, default=20, help="R, recurrent units")
     p.add_argument("--num-pairs", type=int, default=4, help="K key-value pairs per sequence")
-    p.add_argument("--epochs", type=float, default=30)
+    add_budget_args(p, epochs=30)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0, help="seeds the data splits and the model")
     p.add_argument("--train-size", type=int, default=assoc.SPLITS["train"])
-    p.add_argument("--time-limit", type=float, help="stop training after this many seconds")
     p.add_argument("--inner-steps", type=int, help="fast weights: S")
     p.add_argument("--decay", type=float, help="fast weights: λ")
     p.add_argument("--fast-lr", type=float, help="fast weights: η")
@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.core not in available_cores():
         raise UsageError(f"unknown core {args.core!r}; known: {', '.join(available_cores())}")
-    if args.hidden < 1 or args.epochs <= 0 or args.train_size < 1:
-        raise UsageError("--hidden, --epochs and --train-size must be positive")
+    if args.hidden < 1 or args.train_size < 1:
+        raise UsageError("--hidden and --train-size must be positive")
+    plan = budget(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -72,19 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         model = SequenceClassifier(args.core, len(assoc.VOCAB), args.hidden, 10, tokens=True, **core_kwargs(args))
     except ValueError as err:
         raise UsageError(str(err)) from err
-    result = fit_with_progress(model, data, f"{args.core} R={args.hidden}", epochs=args.epochs,
-                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                               time_limit=args.time_limit)  # fmt: skip
+    result = fit_with_progress(model, data, f"{args.core} R={args.hidden}", batch_size=args.batch_size, lr=args.lr,
+                               seed=args.seed, **plan)  # fmt: skip
     print(
         f"{args.core} R={args.hidden} K={args.num_pairs} seed={args.seed}: test error {100 * result.test_error:.2f}% "
-        f"(best validation {100 * result.best_valid_error:.2f}%, {result.steps} steps, {result.seconds:.0f} s)"
+        f"(best validation {100 * result.best_valid_error:.2f}%, {budget_line(result)})"
     )
     if args.json:
-        figures = {
-            "core": args.core, "hidden": args.hidden, "num_pairs": args.num_pairs, "seed": args.seed,
-            "epochs": args.epochs, "test_error": result.test_error, "best_valid_error": result.best_valid_error,
-            "steps": result.steps, "seconds": result.seconds, "curve": result.curve, **core_kwargs(args),
-        }  # fmt: skip
+        figures = {"core": args.core, "hidden": args.hidden, "num_pairs": args.num_pairs, "seed": args.seed,
+                   **result_figures(plan, result), **core_kwargs(args)}  # fmt: skip
         write_json(args.json, figures)
     return 0
 

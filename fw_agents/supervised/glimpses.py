@@ -13,10 +13,11 @@ That is 4 × 6 = 24 glimpses; the fine ones tile every pixel. Each step's input 
 pixels, a scale flag (0 fine, 1 coarse) and the glimpse centre (row, column) scaled to [0, 1]:
 52 features.
 
-Data: real MNIST from the standard IDX files in a folder the user names (nothing is
-downloaded), or — needing no files — scikit-learn's bundled 8×8 handwritten digits, upscaled
-to 28×28. The latter is a different, smaller data set: its numbers are not comparable with
-the paper's MNIST table.
+Data: any 28×28 data set in MNIST's IDX format from a folder the user names (nothing is
+downloaded) — MNIST itself, or Fashion-MNIST (Debian: ``apt-get install dataset-fashion-mnist``
+puts it in ``/usr/share/datasets/fashion-mnist``) — named by the user or recognised from its
+images (:func:`load_dataset`); or, needing no files, scikit-learn's bundled 8×8 handwritten
+digits, upscaled to 28×28. Only MNIST is comparable with the paper's table.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from torch.nn import functional as F
 
 GLIMPSE = 7
 FEATURES = GLIMPSE * GLIMPSE + 3
-MNIST_FILES = {
+IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
     "test_images": "t10k-images-idx3-ubyte",
@@ -106,16 +107,16 @@ def _find(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx")):
         if (folder / name).exists():
             return folder / name
-    raise FileNotFoundError(f"MNIST file {stem} (or {stem}.gz) not found in {folder}")
+    raise FileNotFoundError(f"IDX file {stem} (or {stem}.gz) not found in {folder}")
 
 
-def load_mnist(folder: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """MNIST from the four standard IDX files in ``folder``: train (last 10,000 held out as
-    validation), valid and test, images as float (N, 28, 28) in [0, 1]."""
+def load_idx_folder(folder: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """A data set in MNIST's format from the four standard IDX files in ``folder``: train (last
+    10,000 held out as validation), valid and test, images as float (N, 28, 28) in [0, 1]."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"MNIST folder {folder} does not exist")
-    arrays = {key: read_idx(_find(folder, stem)) for key, stem in MNIST_FILES.items()}
+        raise FileNotFoundError(f"data folder {folder} does not exist")
+    arrays = {key: read_idx(_find(folder, stem)) for key, stem in IDX_FILES.items()}
     train_x = torch.as_tensor(arrays["train_images"].astype(np.float32) / 255.0)
     train_y = torch.as_tensor(arrays["train_labels"].astype(np.int64))
     test_x = torch.as_tensor(arrays["test_images"].astype(np.float32) / 255.0)
@@ -126,6 +127,45 @@ def load_mnist(folder: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         "valid": (train_x[-n_valid:], train_y[-n_valid:]),
         "test": (test_x, test_y),
     }
+
+
+# Mean training-image intensity of the data sets this module recognises (pixels / 255).
+KNOWN_MEANS = {"MNIST": 0.1307, "Fashion-MNIST": 0.2860}
+DEFAULT_DIRS = {"Fashion-MNIST": Path("/usr/share/datasets/fashion-mnist")}  # Debian's dataset-fashion-mnist
+DIGITS = "scikit-learn digits upscaled to 28×28"
+
+
+def recognise(images: torch.Tensor) -> str | None:
+    """``"MNIST"`` or ``"Fashion-MNIST"`` if the images' mean intensity is that data set's, else None."""
+    mean = float(images.mean())
+    for name, known in KNOWN_MEANS.items():
+        if abs(mean - known) < 0.005:
+            return name
+    return None
+
+
+def load_dataset(
+    folder: Path | None, name: str | None = None, seed: int = 0
+) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], str]:
+    """The data and the name every printed line should carry.
+
+    ``folder``: an IDX folder; ``None`` with ``name="Fashion-MNIST"`` reads Debian's folder;
+    ``None`` otherwise: scikit-learn's upscaled digits. ``name``: the data set's name (default:
+    recognised from the images, else "IDX data set in <folder>").
+    """
+    if folder is None and name in DEFAULT_DIRS:
+        folder = DEFAULT_DIRS[name]
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{name}: {folder} does not exist (Debian: apt-get install dataset-fashion-mnist)")
+    if folder is None:
+        if name is not None:
+            raise FileNotFoundError(f"data set {name!r} needs --data-dir (the folder of its IDX files)")
+        return load_digits_upscaled(seed), DIGITS
+    data = load_idx_folder(Path(folder).expanduser())
+    if name is None:
+        train = torch.cat([data["train"][0], data["valid"][0]])
+        name = recognise(train) or f"IDX data set in {folder}"
+    return data, name
 
 
 def load_digits_upscaled(seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

@@ -45,13 +45,18 @@ class SequenceClassifier(nn.Module):
 
 @dataclass
 class TrainResult:
-    """Best validation error, the test error of that model, and the learning curve."""
+    """Best validation error, the test error of that model, and the learning curve.
+
+    ``steps`` counts parameter updates; ``stopped_by_time`` says the time limit ended the run
+    before its budget of updates.
+    """
 
     best_valid_error: float
     test_error: float
     steps: int
     seconds: float
     curve: list[tuple[int, float]] = field(default_factory=list)  # (step, validation error)
+    stopped_by_time: bool = False
 
 
 def error_rate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch: int = 2000) -> float:
@@ -64,31 +69,62 @@ def error_rate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ba
     return wrong / len(inputs)
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_factor(total: int, warmup: int = 0, schedule: str = "constant") -> Callable[[int], float]:
+    """The factor on the base learning rate at each update (for ``LambdaLR``): linear warm-up over
+    ``warmup`` updates, then constant or a half cosine reaching 0 after ``total`` updates."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
 def fit(
     model: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
     valid: tuple[torch.Tensor, torch.Tensor],
     test: tuple[torch.Tensor, torch.Tensor],
     *,
-    epochs: float,
+    epochs: float | None = None,
+    steps: int | None = None,
     batch_size: int = 128,
     lr: float = 1e-3,
     clip: float = 5.0,
     eval_every: int = 500,
     seed: int = 0,
     time_limit: float | None = None,
+    warmup: int = 0,
+    schedule: str = "constant",
     progress: Callable[[int, int, float], None] | None = None,
 ) -> TrainResult:
     """Adam with gradient clipping; keeps the parameters with the best validation error.
 
-    Stops after ``epochs`` passes over the training set or ``time_limit`` seconds; the test
-    error is that of the best-on-validation parameters.
+    The budget is ``steps`` parameter updates (models compared at equal steps), or ``epochs``
+    passes over the training set; ``time_limit`` seconds is a safety net whose triggering the
+    result reports. The test error is that of the best-on-validation parameters. The learning
+    rate rises linearly from 0 over ``warmup`` updates, then stays (``schedule="constant"``) or
+    follows a half cosine to 0 at the end of the budget (``"cosine"``).
     """
+    if (epochs is None) == (steps is None):
+        raise ValueError("give exactly one budget: epochs or steps")
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     inputs, targets = train
     steps_per_epoch = math.ceil(len(inputs) / batch_size)
-    total = max(1, int(epochs * steps_per_epoch))
+    total = max(1, steps if steps is not None else int(epochs * steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(total, warmup, schedule))
     best, best_state, curve = math.inf, copy.deepcopy(model.state_dict()), []
     start = time.perf_counter()
     step = 0
@@ -101,6 +137,7 @@ def fit(
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
+            scheduler.step()
             step += 1
             out_of_time = time_limit is not None and time.perf_counter() - start > time_limit
             if step % eval_every == 0 or step == total or out_of_time:
@@ -115,4 +152,4 @@ def fit(
         if time_limit is not None and time.perf_counter() - start > time_limit:
             break
     model.load_state_dict(best_state)
-    return TrainResult(best, error_rate(model, *test), step, time.perf_counter() - start, curve)
+    return TrainResult(best, error_rate(model, *test), step, time.perf_counter() - start, curve, step < total)
