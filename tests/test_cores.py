@@ -442,3 +442,22 @@ def test_one_step_at_a_time_equals_one_pass(name, kwargs):
     torch.testing.assert_close(torch.cat(ys), y, atol=1e-5, rtol=1e-5)
     for a, b in zip(state, final, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_alstm_fast_path_equals_its_stepwise_reference():
+    """The A-LSTM's fast forward (one input projection for all steps, permuted key copies from the
+    projection's weight) equals the first, step-by-step implementation: outputs, states, gradients."""
+    torch.manual_seed(0)
+    core = make_core("alstm", 6, 10, num_layers=2, n_copies=3).double()
+    x = torch.randn(9, 5, 6, dtype=torch.float64, requires_grad=True)
+    starts = torch.zeros(9, 5, dtype=torch.float64)
+    starts[0], starts[4, 2], starts[6, 0] = 1.0, 1.0, 1.0
+    state = (torch.randn(2, 5, 10, dtype=torch.float64), torch.randn(2, 5, 30, dtype=torch.float64))
+    results = []
+    for forward in (core._forward, core._forward_stepwise):
+        y, (h, c) = forward(x, state, starts)
+        loss = (y**2).sum() + (1.7 * h).sum() + (c**3).sum()
+        results.append((y, h, c, torch.autograd.grad(loss, [x, *core.parameters()])))
+    (y1, h1, c1, g1), (y2, h2, c2, g2) = results
+    for a, b in [(y1, y2), (h1, h2), (c1, c2), *zip(g1, g2, strict=True)]:
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
