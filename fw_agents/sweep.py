@@ -150,3 +150,9 @@ def run_ray(jobs: list[Job], address: str, log=print) -> dict[str, int]:
         codes[name] = code
         log(f"{'done' if code == 0 else f'FAILED ({code})'}: {name}")
     return codes
+
+
+def run_jobs(jobs: list[Job], processes: int, ray_address: str | None = None, log=print) -> list[str]:
+    """Run the jobs locally (``processes`` at a time) or on Ray; return the names of those that failed."""
+    codes = run_ray(jobs, ray_address, log) if ray_address else run_local(jobs, processes, log)
+    return [name for name, code in codes.items() if code != 0]

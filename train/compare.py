@@ -24,7 +24,7 @@ from pathlib import Path
 from fw_agents.compare import Suite, check, check_budgets, collect, jobs, load_suite, parse_env, write_leaderboard
 from fw_agents.config import parse_key_values
 from fw_agents.errors import UsageError
-from fw_agents.sweep import run_local, run_ray
+from fw_agents.sweep import run_jobs
 from train._cli import run_cli
 
 
@@ -88,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             done[0] += 1
             print(f"[{done[0]}/{len(grid)}] {message}", flush=True)
 
-        codes = run_ray(grid, args.ray, log=progress) if args.ray else run_local(grid, args.jobs, log=progress)
-        failed = [name for name, code in codes.items() if code != 0]
+        failed = run_jobs(grid, args.jobs, args.ray, log=progress)
     rows = collect(suite, runs_dir)
     if not rows:
         raise UsageError(f"no evaluated runs in {runs_dir} to make a leaderboard from")

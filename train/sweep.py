@@ -15,7 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from fw_agents.sweep import expand, load_sweep, run_local, run_ray
+from fw_agents.sweep import expand, load_sweep, run_jobs
 from train._cli import run_cli
 
 
@@ -38,11 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             print(shlex.join(job.command()))
         return 0
     print(f"{len(jobs)} runs -> {config.get('log_folder', 'runs/sweep')}")
-    if args.ray:
-        codes = run_ray(jobs, args.ray)
-    else:
-        codes = run_local(jobs, args.jobs or int(config.get("jobs", 1)))
-    failed = [name for name, code in codes.items() if code != 0]
+    failed = run_jobs(jobs, args.jobs or int(config.get("jobs", 1)), args.ray)
     if failed:
         print(f"{len(failed)} of {len(jobs)} runs failed: {', '.join(failed)} (logs beside the run folders)")
         return 1
