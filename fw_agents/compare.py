@@ -268,7 +268,8 @@ def score_run(run_dir: Path, env: SuiteEnv, seed: int) -> RunScore | None:
         return None
     if env.score == "success":
         if "successes" not in data or data["successes"].size == 0:
-            raise UsageError(f"{run_dir}: {env.env} reports no is_success; score it by return (score: return)")
+            raise UsageError(f"{run_dir}: {env.env} reports no is_success; score it by return in a suite file "
+                             "(score: return, max_return: …)")  # fmt: skip
         scores = data["successes"].mean(axis=1)
     else:
         scores = data["results"].mean(axis=1) / env.max_return
