@@ -57,6 +57,11 @@ def main() -> None:
             rows.append(result)
             print(f"{core}: {result['steps'] / result['wall']:,.0f} env-steps/s", flush=True)
     lines = [
+        "## MiniGrid PPO throughput, evaluation included",
+        "",
+        f"`taskset -c 0 python benchmarks/minigrid_speed.py --timesteps {args.timesteps} --eval-freq {args.eval_freq}` "
+        "on an idle machine. Target: 3,000 env-steps/s on one core for the whole run.",
+        "",
         f"{ENV}, {args.timesteps:,} training steps per core, evaluation every {args.eval_freq:,} steps "
         "(hyperparams.yml's MiniGrid section), one torch thread, cores one after another",
         "",
