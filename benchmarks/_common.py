@@ -12,6 +12,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+# shared with the library, re-exported for the benchmark scripts
+from fw_agents.compare import THRESHOLDS, mean_std, steps_to, thousands
+from fw_agents.plotting import pyplot  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "RESULTS.md"
 
@@ -40,21 +44,6 @@ def write_section(name: str, body: str, results: Path = RESULTS) -> None:
     results.write_text(text)
 
 
-# steps-to-threshold tables: the catch (or success) levels every table reports
-THRESHOLDS = (0.5, 0.8, 0.95)
-
-
-def steps_to(curve_steps: np.ndarray, values: np.ndarray, threshold: float) -> float | None:
-    """Env steps of the first evaluation at or above ``threshold`` (``None``: never reached)."""
-    reached = np.flatnonzero(values >= threshold)
-    return float(curve_steps[reached[0]]) if reached.size else None
-
-
-def thousands(steps: float | None) -> str:
-    """``"125k"`` (``"—"`` for a threshold not reached)."""
-    return "—" if steps is None else f"{steps / 1000:.0f}k"
-
-
 def threshold_cells(curves: list) -> list[str]:
     """Per threshold of :data:`THRESHOLDS`, each curve's env steps to reach it, in thousands."""
     return [", ".join(thousands(steps_to(c.steps, c.values, t)) for c in curves) for t in THRESHOLDS]
@@ -79,25 +68,6 @@ def report(body: str, section: str, quick: bool) -> None:
     else:
         write_section(section, body)
         print(f"wrote the {section!r} section of {RESULTS.name}")
-
-
-def mean_std(values: list[float], digits: int = 2) -> str:
-    """``"8.20 ± 1.53"``: the mean ± the *sample* standard deviation (n − 1), the one spread every
-    benchmark reports (no spread for a single value)."""
-    import statistics
-
-    spread = f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
-    return f"{statistics.mean(values):.{digits}f}{spread}"
-
-
-def pyplot():
-    """matplotlib's pyplot on the file-only Agg backend (benchmarks write PNGs, never open windows)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def paper_table(results: dict, models: list[str], names: dict, sizes: list[int], paper: dict, size: str) -> str:

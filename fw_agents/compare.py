@@ -44,10 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from fw_agents.config import read_yaml
 from fw_agents.errors import UsageError
-from fw_agents.plotting import Curve, aggregate
+from fw_agents.plotting import Curve, draw_curves, pyplot, read_evaluations
 from fw_agents.sweep import Job, make_job
 
 SUITES_DIR = Path(__file__).parent / "suites"
@@ -146,10 +146,7 @@ def load_suite(name_or_path: str) -> Suite:
             raise UsageError(f"unknown suite {name_or_path!r}; known: {', '.join(known)} (or a path to a .yml file)")
     if not path.exists():
         raise UsageError(f"suite file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise UsageError(f"{path}: a suite file is a mapping with an 'envs' list")
     unknown = set(data) - SUITE_KEYS
@@ -215,22 +212,40 @@ def jobs(suite: Suite, runs_dir: Path, quick: bool = False, threads: int | None 
 
 def check_budgets(suite: Suite, runs_dir: Path, quick: bool) -> None:
     """Refuse to mix budgets: a run folder made with another number of steps is not this suite's run."""
-    from fw_agents.run_folder import CONFIG_FILE
+    from fw_agents.run_folder import CONFIG_FILE, read_config
 
     for env in suite.envs:
         wanted = suite.quick_timesteps if quick else env.timesteps
         for core in suite.cores:
             for seed in suite.seeds:
-                path = runs_dir / run_name(env.env, core, seed) / CONFIG_FILE
-                if wanted is None or not path.exists():
+                run_dir = runs_dir / run_name(env.env, core, seed)
+                if wanted is None or not (run_dir / CONFIG_FILE).exists():
                     continue
-                have = (yaml.safe_load(path.read_text()) or {}).get("n_timesteps")
+                have = read_config(run_dir).get("n_timesteps")
                 if have != wanted:
-                    raise UsageError(f"{path.parent} was trained for {have} steps, this suite asks for {wanted}: "
+                    raise UsageError(f"{run_dir} was trained for {have} steps, this suite asks for {wanted}: "
                                      "use another --out")  # fmt: skip
 
 
 # ----------------------------------------------------------------- scoring
+def steps_to(steps: np.ndarray, values: np.ndarray, level: float) -> float | None:
+    """Env steps of the first evaluation at or above ``level`` (``None``: never reached)."""
+    reached = np.flatnonzero(values >= level - 1e-9)  # 0.2 + 0.5 · 0.8 is 0.6000000000000001
+    return float(steps[reached[0]]) if reached.size else None
+
+
+def thousands(steps: float | None) -> str:
+    """``"125k"`` (``"—"`` for a threshold not reached)."""
+    return "—" if steps is None else f"{steps / 1000:.0f}k"
+
+
+def mean_std(values: list[float], digits: int = 2) -> str:
+    """``"8.20 ± 1.53"``: the mean ± the *sample* standard deviation (n − 1), the one spread the
+    leaderboard and every benchmark report (no spread for a single value)."""
+    spread = f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.{digits}f}{spread}"
+
+
 @dataclass
 class RunScore:
     """One finished (or partly evaluated) run on the suite's score scale."""
@@ -252,30 +267,23 @@ class RunScore:
         return float(area / (self.steps[-1] - self.steps[0]))
 
     def steps_to(self, level: float) -> float | None:
-        reached = np.flatnonzero(self.scores >= level - 1e-9)  # 0.2 + 0.5 · 0.8 is 0.6000000000000001
-        return float(self.steps[reached[0]]) if reached.size else None
+        return steps_to(self.steps, self.scores, level)
 
 
 def score_run(run_dir: Path, env: SuiteEnv, seed: int) -> RunScore | None:
     """The run's evaluation curve on the suite's score scale; ``None`` if it has no evaluation yet."""
     import json
 
-    path = run_dir / "eval" / "evaluations.npz"
-    if not path.exists():
+    evaluations = read_evaluations(run_dir, env.score, hint="score it by return in a suite file "
+                                   "(score: return, max_return: …)")  # fmt: skip
+    if evaluations is None:
         return None
-    data = np.load(path)
-    if data["timesteps"].size == 0:
-        return None
-    if env.score == "success":
-        if "successes" not in data or data["successes"].size == 0:
-            raise UsageError(f"{run_dir}: {env.env} reports no is_success; score it by return in a suite file "
-                             "(score: return, max_return: …)")  # fmt: skip
-        scores = data["successes"].mean(axis=1)
-    else:
-        scores = data["results"].mean(axis=1) / env.max_return
+    steps, scores = evaluations
+    if env.score == "return":
+        scores = scores / env.max_return
     summary = run_dir / "summary.json"
     wall = json.loads(summary.read_text()).get("wall_seconds") if summary.exists() else None
-    return RunScore(seed, data["timesteps"].astype(float), scores.astype(float), wall)
+    return RunScore(seed, steps, scores, wall)
 
 
 @dataclass
@@ -324,18 +332,8 @@ def overall(rows: list[Row], suite: Suite) -> list[tuple[str, float | None, int]
     return sorted(out, key=lambda item: -math.inf if item[1] is None else -item[1])
 
 
-def _mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
-
-
-def _k(steps: float | None) -> str:
-    return "—" if steps is None else f"{steps / 1000:.0f}k"
-
-
 def _steps_cells(row: Row) -> list[str]:
-    return [", ".join(_k(r.steps_to(row.env.threshold(f))) for r in row.runs) for f in THRESHOLDS]
+    return [", ".join(thousands(r.steps_to(row.env.threshold(f))) for r in row.runs) for f in THRESHOLDS]
 
 
 def _wall(row: Row) -> str:
@@ -359,7 +357,7 @@ def leaderboard_markdown(rows: list[Row], suite: Suite) -> str:
         if not row.complete:
             seeds += f" ({len(row.runs)}/{row.expected_seeds} seeds)"
         lines.append(
-            f"| {row.env.env} | {row.core} | {_mean_std(row.finals)} | {seeds} | {row.normalised:.3f} | "
+            f"| {row.env.env} | {row.core} | {mean_std(row.finals, 3)} | {seeds} | {row.normalised:.3f} | "
             + " | ".join(_steps_cells(row))
             + f" | {statistics.mean(r.auc for r in row.runs):.3f} | {_wall(row)} |"
         )
@@ -396,11 +394,7 @@ def leaderboard_csv(rows: list[Row]) -> str:
 
 def plot_grid(rows: list[Row], suite: Suite, out: Path) -> Path:
     """One panel per env: mean and min–max band of the score per core, memoryless and oracle lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     envs = [e for e in suite.envs if any(r.env.env == e.env for r in rows)]
     cols = min(4, max(1, len(envs)))
     n_rows = math.ceil(len(envs) / cols)
@@ -409,17 +403,11 @@ def plot_grid(rows: list[Row], suite: Suite, out: Path) -> Path:
     for ax, env in zip(axes.flat, envs, strict=False):
         curves = [Curve(Path(), row.core, r.steps, r.scores) for row in rows if row.env.env == env.env
                   for r in row.runs]  # fmt: skip
-        for core, (grid, mean, low, high) in sorted(aggregate(curves).items()):
-            n = sum(c.group == core for c in curves)
-            ax.plot(grid, mean, color=colours[core], label=f"{core} (n={n})")
-            ax.fill_between(grid, low, high, color=colours[core], alpha=0.2)
-        ax.axhline(env.memoryless, color="0.4", linestyle="--", linewidth=1, label="memoryless")
-        ax.axhline(env.oracle, color="0.4", linestyle=":", linewidth=1, label="oracle")
+        draw_curves(ax, curves, {"memoryless": env.memoryless, "oracle": env.oracle}, colours)
         ax.set_title(env.env, fontsize=9)
         ax.set_xlabel("env steps", fontsize=8)
         ax.set_ylabel("return / max" if env.score == "return" else "success rate", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(envs) :]:
         ax.axis("off")

@@ -45,6 +45,14 @@ HARNESS_KEYS = (
 )
 
 
+def read_yaml(path: Path) -> Any:
+    """The YAML document in ``path``; a malformed file is one clear :class:`UsageError`."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path} is not valid YAML: {err}") from err
+
+
 def parse_key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
     """``["a:1", "policy_kwargs.decay:0.9"]`` → ``{"a": 1, "policy_kwargs": {"decay": 0.9}}``.
 

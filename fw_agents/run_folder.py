@@ -31,7 +31,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from fw_agents.atomic import atomic_path
-from fw_agents.config import check_hyperparams, deep_merge, load_hyperparams
+from fw_agents.config import check_hyperparams, deep_merge, load_hyperparams, read_yaml
 from fw_agents.cores import available_cores
 from fw_agents.cores.fast_weights import PAPER_SETTINGS
 from fw_agents.errors import UsageError
@@ -168,10 +168,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG_FILE
     if not path.exists():
         raise UsageError(f"{run_dir} is not a run folder (no {CONFIG_FILE})")
-    try:
-        config = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    config = read_yaml(path)
     if not isinstance(config, dict) or "env_id" not in config:
         raise UsageError(f"{path} is not a fw-agents run configuration")
     return config

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from fw_agents.config import read_yaml
 from fw_agents.errors import UsageError
 
 KNOWN_KEYS = {"envs", "cores", "seeds", "timesteps", "variants", "log_folder", "jobs", "threads", "extra_args"}
@@ -55,10 +56,7 @@ def load_sweep(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise UsageError(f"sweep file not found: {path}")
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    config = read_yaml(path) or {}
     unknown = set(config) - KNOWN_KEYS
     if unknown:
         raise UsageError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}")
