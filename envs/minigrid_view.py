@@ -14,6 +14,7 @@ channels instead: ``(11 + 6 + 3, 7, 7)`` float32, channels first.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import gymnasium as gym
@@ -77,11 +78,17 @@ def partial_view(env: Any) -> np.ndarray:
     return view
 
 
+@functools.cache
+def _cell_indices(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column index of every cell of a ``size`` × ``size`` view (built once per size)."""
+    return tuple(np.indices((size, size)))
+
+
 def one_hot(view: np.ndarray) -> np.ndarray:
     """``(CHANNELS, V, V)`` float32: object type, colour and state of each cell as one-hot channels."""
     size = view.shape[0]
     out = np.zeros((CHANNELS, size, size), np.float32)
-    rows, cols = np.indices((size, size))
+    rows, cols = _cell_indices(size)
     out[view[..., 0], rows, cols] = 1.0
     out[N_OBJECTS + view[..., 1], rows, cols] = 1.0
     out[N_OBJECTS + N_COLOURS + view[..., 2], rows, cols] = 1.0

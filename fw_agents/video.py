@@ -16,6 +16,7 @@ captioned panels:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,9 @@ STRIP = np.array([32, 32, 40], np.uint8)
 CAPTIONS = ("true state", "what the agent sees", "fast-weight read over past steps")
 
 
+@functools.cache
 def _font() -> Any:
+    """Pillow's built-in font, loaded once (every caption of every frame uses it)."""
     from PIL import ImageFont
 
     return ImageFont.load_default(size=13)
