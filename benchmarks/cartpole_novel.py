@@ -31,6 +31,7 @@ POLICIES = {
     "stock MlpLstmPolicy": ("MlpLstmPolicy", {}),
     "lstm core": (FastWeightMlpPolicy, {"core": "lstm"}),
     "fw core": (FastWeightMlpPolicy, {"core": "fw"}),
+    "fw-rnn core": (FastWeightMlpPolicy, {"core": "fw-rnn"}),
 }
 
 
@@ -55,13 +56,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fw-fast-lr", type=float, nargs="+", metavar="ETA",
-                        help="instead: only the fast-weight core, at these fast learning rates η")  # fmt: skip
+                        help="instead: only Ba et al.'s fast-weight RNN (fw-rnn), at these η")  # fmt: skip
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     policies = POLICIES
     if args.fw_fast_lr:
         policies = {
-            f"fw core, η = {eta:g}": (FastWeightMlpPolicy, {"core": "fw", "fast_lr": eta}) for eta in args.fw_fast_lr
+            f"fw-rnn core, η = {eta:g}": (FastWeightMlpPolicy, {"core": "fw-rnn", "fast_lr": eta})
+            for eta in args.fw_fast_lr
         }
     torch.set_num_threads(args.threads)
     steps, seeds = (5_000, args.seeds[:1]) if args.quick else (args.steps, args.seeds)

@@ -23,11 +23,13 @@ CORES = [
     ("lstm (torch)", "lstm", {}),
     ("gru (torch)", "gru", {}),
     ("irnn (torch)", "irnn", {}),
-    ("fw attention S=1", "fw", {"form": "attention", "inner_steps": 1}),  # the shipped core
+    ("fw (LSTM + delta memory)", "fw", {}),  # the shipped core
+    ("fw, torch loop", "fw", {"backend": "torch"}),
+    ("fw-rnn attention S=1", "fw-rnn", {"form": "attention", "inner_steps": 1}),
     ("fw-paper attention S=1", "fw-paper", {"form": "attention", "inner_steps": 1}),
-    ("fw attention S=2", "fw", {"form": "attention", "inner_steps": 2}),
-    ("fw matrix S=1", "fw", {"form": "matrix", "inner_steps": 1}),
-    ("fw matrix S=2", "fw", {"form": "matrix", "inner_steps": 2}),
+    ("fw-rnn attention S=2", "fw-rnn", {"form": "attention", "inner_steps": 2}),
+    ("fw-rnn matrix S=1", "fw-rnn", {"form": "matrix", "inner_steps": 1}),
+    ("fw-rnn matrix S=2", "fw-rnn", {"form": "matrix", "inner_steps": 2}),
 ]
 SETTINGS = [(64, 16, 32, 64), (256, 16, 32, 128)]
 
@@ -93,8 +95,8 @@ def main() -> None:
                 f"| {seq_len} | {batch} | {feat} | {hidden} | {label} | {t * 1e3:.2f} | {t / base_t:.2f} "
                 f"| {m / 2**20:.2f} | {m / base_m:.2f} |"
             )
-        att, mat = memory["fw attention S=1"], memory["fw matrix S=1"]
-        print(f"\nT={seq_len} H={hidden}: attention form keeps {att / mat:.3f} of the matrix form's BPTT memory\n")
+        att, mat = memory["fw-rnn attention S=1"], memory["fw-rnn matrix S=1"]
+        print(f"\nT={seq_len} H={hidden}: fw-rnn's attention form keeps {att / mat:.3f} of the matrix form's memory\n")
 
 
 if __name__ == "__main__":

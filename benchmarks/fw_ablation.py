@@ -42,35 +42,41 @@ from fw_agents.sweep import expand, run_local
 FOLDER = ROOT / "runs" / "fw_ablation"
 # name -> (core, core options on top of the paper's settings, what it tests)
 VARIANTS: dict[str, tuple[str, dict, str]] = {
-    "paper": ("fw", {}, "the paper's core"),
-    "gate_unit": ("fw", {"read_gate": "unit"}, "+ a gate per unit on the read-out, from 0"),
-    "gate_layer": ("fw", {"read_gate": "layer"}, "+ one gate per layer on the read-out, from 0"),
-    "gate_unit_open": ("fw", {"read_gate": "unit", "gate_init": 1.0}, "+ a gate per unit, from 1 (the paper at init)"),
-    "gate_unit_002": ("fw", {"read_gate": "unit", "gate_init": 0.02}, "+ a gate per unit, from 0.02"),
-    "gate_unit_w1": ("fw", {"read_gate": "unit", "recurrent_init_scale": 1.0},
+    "paper": ("fw-rnn", {}, "the paper's core"),
+    "gate_unit": ("fw-rnn", {"read_gate": "unit"}, "+ a gate per unit on the read-out, from 0"),
+    "gate_layer": ("fw-rnn", {"read_gate": "layer"}, "+ one gate per layer on the read-out, from 0"),
+    "gate_unit_open": ("fw-rnn", {"read_gate": "unit", "gate_init": 1.0},
+                       "+ a gate per unit, from 1 (the paper at init)"),
+    "gate_unit_002": ("fw-rnn", {"read_gate": "unit", "gate_init": 0.02}, "+ a gate per unit, from 0.02"),
+    "gate_unit_w1": ("fw-rnn", {"read_gate": "unit", "recurrent_init_scale": 1.0},
                      "+ a gate per unit, from 0; W(0) = I instead of 0.05·I"),
-    "gate_unit_norm_w1": ("fw", {"read_gate": "unit", "read_norm": True, "recurrent_init_scale": 1.0},
+    "gate_unit_norm_w1": ("fw-rnn", {"read_gate": "unit", "read_norm": True, "recurrent_init_scale": 1.0},
                           "+ gate per unit, normalised read-out, W(0) = I"),
-    "gate_unit_norm_spread": ("fw", {"read_gate": "unit", "read_norm": True, "gate_init": "spread"},
-                              "**shipped default**: + gate per unit from 0 … 1 across the units, normalised read-out"),
-    "gate_unit_norm_spread_s2": ("fw", {"read_gate": "unit", "read_norm": True, "gate_init": "spread",
-                                        "inner_steps": 2}, "the shipped default with S = 2 inner steps"),
-    "gate_unit_relative_spread": ("fw", {"read_gate": "unit", "read_norm": True, "norm_input": True,
+    "gate_unit_norm_spread": ("fw-rnn", {"read_gate": "unit", "read_norm": True, "gate_init": "spread"},
+                              "the previous default (`fw-rnn`): + gate per unit from 0 … 1 across the units, "
+                              "normalised read-out"),
+    "gate_unit_norm_spread_s2": ("fw-rnn", {"read_gate": "unit", "read_norm": True, "gate_init": "spread",
+                                        "inner_steps": 2}, "the previous default with S = 2 inner steps"),
+    "gate_unit_relative_spread": ("fw-rnn", {"read_gate": "unit", "read_norm": True, "norm_input": True,
                                          "gate_init": "spread"},
                                   "+ gate per unit from 0 … 1, read-out and input term both normalised "
                                   "(MemoryCatch stopped at 275k, slower than the row above)"),
-    "gate_unit_spread": ("fw", {"read_gate": "unit", "gate_init": "spread"},
+    "gate_unit_spread": ("fw-rnn", {"read_gate": "unit", "gate_init": "spread"},
                          "+ gate per unit from 0 … 1 across the units"),
-    "gate_unit_learned": ("fw", {"read_gate": "unit", "learn_decay": True, "learn_fast_lr": True},
+    "gate_unit_learned": ("fw-rnn", {"read_gate": "unit", "learn_decay": True, "learn_fast_lr": True},
                           "+ gate per unit, λ and η learned"),
-    "gate_layer_learned": ("fw", {"read_gate": "layer", "learn_decay": True, "learn_fast_lr": True},
+    "gate_layer_learned": ("fw-rnn", {"read_gate": "layer", "learn_decay": True, "learn_fast_lr": True},
                            "+ gate per layer, λ and η learned"),
-    "learned": ("fw", {"learn_decay": True, "learn_fast_lr": True, "fast_lr": 0.05},
+    "learned": ("fw-rnn", {"learn_decay": True, "learn_fast_lr": True, "fast_lr": 0.05},
                 "λ and η learned (η from 0.05), no gate"),
-    "gate_unit_norm": ("fw", {"read_gate": "unit", "read_norm": True}, "+ gate per unit, normalised read-out"),
-    "gate_unit_norm_l99": ("fw", {"read_gate": "unit", "read_norm": True, "decay": 0.99},
+    "gate_unit_norm": ("fw-rnn", {"read_gate": "unit", "read_norm": True}, "+ gate per unit, normalised read-out"),
+    "gate_unit_norm_l99": ("fw-rnn", {"read_gate": "unit", "read_norm": True, "decay": 0.99},
                            "+ gate per unit, normalised read-out, λ 0.99"),
-    "gate_unit_l99": ("fw", {"read_gate": "unit", "decay": 0.99}, "+ gate per unit, λ 0.99"),
+    "gate_unit_l99": ("fw-rnn", {"read_gate": "unit", "decay": 0.99}, "+ gate per unit, λ 0.99"),
+    "lstm_delta": ("fw", {}, "**shipped default** (`fw`): an LSTM with a delta-rule fast-weight memory beside it, "
+                   "read-out gate from 0"),
+    "lstm_delta_open": ("fw", {"gate_init": 1.0}, "the shipped default with the read-out gate from 1"),
+    "lstm_add": ("fw", {"rule": "add"}, "the shipped default with Hebbian accumulation instead of the delta rule"),
     "lstm": ("lstm", {}, "LSTM core (reference)"),
 }  # fmt: skip
 TASKS = {
@@ -85,14 +91,15 @@ FURTHER = ("catch24", "assoc")
 
 
 def core_kwargs(variant: str) -> dict:
+    """Ba et al.'s RNN variants start from the paper's settings; the default core's from its own."""
     core, options, _ = VARIANTS[variant]
-    return {**PAPER_SETTINGS, **options} if core == "fw" else {}
+    return {"fw-rnn": {**PAPER_SETTINGS, **options}, "fw": dict(options)}.get(core, {})
 
 
 def sweep_config(task: str, variant: str) -> dict:
     env, steps, seeds = TASKS[task]
     core, _, _ = VARIANTS[variant]
-    overrides = {"policy_kwargs": {"core_kwargs": core_kwargs(variant)}} if core == "fw" else {}
+    overrides = {"policy_kwargs": {"core_kwargs": core_kwargs(variant)}} if core in ("fw", "fw-rnn") else {}
     return {"envs": [env], "cores": [core], "seeds": seeds, "timesteps": steps, "log_folder": str(FOLDER),
             "variants": {variant: overrides}, "threads": 1}  # fmt: skip
 
@@ -110,7 +117,7 @@ def run_cartpole(variant: str, seed: int) -> None:
     if path.exists():
         return
     core, _, _ = VARIANTS[variant]
-    extra = {"core": core, **({"core_kwargs": core_kwargs(variant)} if core == "fw" else {})}
+    extra = {"core": core, **({"core_kwargs": core_kwargs(variant)} if core in ("fw", "fw-rnn") else {})}
     last, best, seconds = cartpole_run(FastWeightMlpPolicy, extra, seed, TASKS["cartpole"][1])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"last": last, "best": best, "seconds": seconds}))
@@ -193,8 +200,9 @@ def main() -> None:
         "seeds 0 1 2 at 600k steps (hyperparams.yml's MemoryCatch settings, H = 64, evaluation of 200 episodes "
         "every 25k steps), DelayedRecall-L100-v0 seeds 0 1 2 at 200k steps (the DelayedRecall settings: 16 envs × "
         "64-step rollouts, lr 1e-3, entropy 0.01; 100 deterministic evaluation episodes every 25k), sb3-contrib's "
-        "CartPole-without-velocities recipe seeds 1 2 3 at 50k steps. Every variant starts from the paper's "
-        "settings (λ 0.95, η 0.5 fixed, no gate) and changes what its row says; all run under identical PPO "
+        "CartPole-without-velocities recipe seeds 1 2 3 at 50k steps. Every `fw-rnn` variant starts from the "
+        "paper's settings (λ 0.95, η 0.5 fixed, no gate) and changes what its row says; the `lstm_…` rows are the "
+        "default core (`fw`) and changes to it; all run under identical PPO "
         "settings per task, two runs at a time on the 2-core machine, one torch thread each.\n\n"
         "Further memory tasks (hyperparams.yml's settings for each; MemoryCatch-24-v0 at 1M steps, "
         "AssociativeRecall-v0 at 500k; seeds 0 1 2; final evaluation's success rate):\n\n" + further_table()

@@ -28,8 +28,9 @@ VARIANTS = [
     ("lstm core", FastWeightMlpPolicy, {"core": "lstm"}),
     ("gru core", FastWeightMlpPolicy, {"core": "gru"}),
     ("irnn core", FastWeightMlpPolicy, {"core": "irnn"}),
-    ("fw attention", FastWeightMlpPolicy, {"core": "fw", "form": "attention"}),
-    ("fw matrix", FastWeightMlpPolicy, {"core": "fw", "form": "matrix"}),
+    ("fw (LSTM + delta memory)", FastWeightMlpPolicy, {"core": "fw"}),
+    ("fw-rnn attention", FastWeightMlpPolicy, {"core": "fw-rnn", "form": "attention"}),
+    ("fw-rnn matrix", FastWeightMlpPolicy, {"core": "fw-rnn", "form": "matrix"}),
 ]
 
 

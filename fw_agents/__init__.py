@@ -1,6 +1,7 @@
 """fw-agents: reinforcement-learning agents with fast-weight memory (Ba et al. 2016)."""
 
 from fw_agents.cores import (
+    FastWeightLSTM,
     FastWeightRNN,
     GRUCore,
     IRNNCore,
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FastWeightCnnPolicy",
+    "FastWeightLSTM",
     "FastWeightMlpPolicy",
     "FastWeightMultiInputPolicy",
     "FastWeightRNN",

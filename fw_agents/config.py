@@ -24,6 +24,7 @@ from fw_agents import extractors
 from fw_agents.cores import make_core
 from fw_agents.errors import UsageError
 from fw_agents.policies import (
+    DEFAULT_HIDDEN,
     FW_CORES,
     FW_OPTIONS,
     FastWeightCnnPolicy,
@@ -162,7 +163,7 @@ def build_policy_kwargs(policy_kwargs: dict[str, Any], core: str) -> dict[str, A
         options = core_arguments(kwargs.get("lstm_kwargs"), kwargs.get("core_kwargs"),
                                  {k: kwargs.get(k) for k in FW_OPTIONS})  # fmt: skip
         try:
-            settings = make_core(core, 1, 1, **options).settings()
+            settings = make_core(core, 1, kwargs.get("lstm_hidden_size", DEFAULT_HIDDEN), **options).settings()
         except (TypeError, ValueError) as err:
             raise UsageError(f"bad fast-weight core arguments {options}: {err}") from err
         kwargs["core_kwargs"] = {**(kwargs.get("core_kwargs") or {}), **settings}

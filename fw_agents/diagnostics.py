@@ -4,10 +4,12 @@ Every ``every`` rollouts :class:`MemoryDiagnostics` replays the start of the lat
 (the first ``max_envs`` envs, from the recurrent state stored at the rollout's first step)
 through each fast-weight core of the policy and logs, under ``memory/``:
 
-* ``actor_read_ratio_<l>`` (and ``critic_…``): ‖g ⊙ A(t)h‖ / ‖W h + C x + b‖ at layer l,
+* the default core (:class:`FastWeightLSTM`): ``actor_read_ratio_<l>`` (and ``critic_…``),
+  ‖g ⊙ N(r)‖ / ‖h‖ at layer l — the memory's share of the output against the LSTM's (0: shut);
+  ``actor_gate_abs_<l>``, mean |g|; ``actor_write_<l>``, the mean write strength β;
+* Ba et al.'s cores (:class:`FastWeightRNN`): ``actor_read_ratio_<l>``, ‖g ⊙ A(t)h‖ / ‖W h + C x + b‖,
   both centred — 0 when the memory is silent, ≫ 1 when it drowns the input;
-* ``actor_gate_abs_<l>``, ``actor_decay_<l>``, ``actor_fast_lr_<l>``: mean |g|, λ and η
-  (constants unless the core learns them).
+  ``actor_gate_abs_<l>``, ``actor_decay_<l>``, ``actor_fast_lr_<l>``: mean |g|, λ and η.
 
 Cores other than the fast-weight ones are skipped.
 """
@@ -20,6 +22,7 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from fw_agents.cores.fast_weights import FastWeightRNN
+from fw_agents.cores.fw_memory import FastWeightLSTM
 from fw_agents.policies import CoreAdapter
 
 
@@ -48,7 +51,7 @@ def rollout_memory_stats(model: RecurrentPPO, max_envs: int = 4) -> dict[str, fl
             ("critic", policy.lstm_critic, vf_features, (buffer.hidden_states_vf, buffer.cell_states_vf)),
         )
         for role, adapter, feats, stored in roles:
-            if not isinstance(adapter, CoreAdapter) or not isinstance(adapter.core, FastWeightRNN):
+            if not isinstance(adapter, CoreAdapter) or not isinstance(adapter.core, (FastWeightRNN, FastWeightLSTM)):
                 continue
             x = feats.reshape(buffer.buffer_size, n_envs, -1)
             packed = tuple(torch.as_tensor(s[0][:, :n_envs], dtype=x.dtype, device=device) for s in stored)

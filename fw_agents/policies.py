@@ -4,7 +4,8 @@
 the LSTM policies' keyword arguments keep their meaning (``lstm_hidden_size`` = hidden units,
 ``n_lstm_layers`` = stacked layers, ``lstm_kwargs`` = extra core arguments such as dropout,
 ``shared_lstm``, ``enable_critic_lstm``, …), and on top come ``core`` ("fw", "lstm", "irnn",
-"gru", …), ``decay``, ``fast_lr``, ``inner_steps``, ``form`` and ``core_kwargs``.
+"gru", "fw-rnn", "fw-paper", …), ``core_kwargs``, and for the Ba et al. cores ("fw-rnn",
+"fw-paper") the shortcuts ``decay``, ``fast_lr``, ``inner_steps`` and ``form``.
 
 How the state fits the algorithm: RecurrentPPO sizes its buffers from ``lstm_actor.num_layers``
 and ``lstm_actor.hidden_size`` and stores a ``(h, c)`` pair for every step. :class:`CoreAdapter`
@@ -33,7 +34,12 @@ from torch import nn
 from fw_agents.cores import RecurrentCore, make_core
 
 FW_OPTIONS = ("decay", "fast_lr", "inner_steps", "form")
-FW_CORES = ("fw", "fw-paper")
+# the fast-weight cores: their settings are pinned in a run's configuration
+FW_CORES = ("fw", "fw-rnn", "fw-paper")
+# hidden units when ``lstm_hidden_size`` is not given (RecurrentActorCriticPolicy's default)
+DEFAULT_HIDDEN = 256
+# the cores the FW_OPTIONS shortcuts apply to (Ba et al.'s fast-weight RNN)
+RNN_FW_CORES = ("fw-rnn", "fw-paper")
 
 
 def core_arguments(
@@ -86,7 +92,8 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
     """``RecurrentActorCriticPolicy`` whose recurrent module is any registered core.
 
     :param core: core name for :func:`fw_agents.make_core` ("fw" by default).
-    :param decay, fast_lr, inner_steps, form: fast-weight settings (only for ``core="fw"``).
+    :param decay, fast_lr, inner_steps, form: settings of Ba et al.'s fast-weight RNN (only for
+        ``core="fw-rnn"`` or ``"fw-paper"``; the default ``"fw"`` takes its options in ``core_kwargs``).
     :param core_kwargs: further keyword arguments for the core.
     The other parameters are those of ``RecurrentActorCriticPolicy`` (``features_extractor_class``
     defaults to the subclass's ``default_features_extractor``); ``lstm_hidden_size`` is
@@ -113,7 +120,7 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
         normalize_images: bool = True,
         optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
-        lstm_hidden_size: int = 256,
+        lstm_hidden_size: int = DEFAULT_HIDDEN,
         n_lstm_layers: int = 1,
         shared_lstm: bool = False,
         enable_critic_lstm: bool = True,
@@ -127,8 +134,11 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
     ) -> None:
         fw_options = {"decay": decay, "fast_lr": fast_lr, "inner_steps": inner_steps, "form": form}
         fw_options = {k: v for k, v in fw_options.items() if v is not None}
-        if core not in FW_CORES and fw_options:
-            raise ValueError(f"{', '.join(fw_options)} only apply to the fast-weight cores {FW_CORES}, not {core!r}")
+        if core not in RNN_FW_CORES and fw_options:
+            raise ValueError(
+                f"{', '.join(fw_options)} only apply to the fast-weight RNN cores {RNN_FW_CORES}, not {core!r}"
+                + ("; the default fast-weight core takes its options in core_kwargs" if core == "fw" else "")
+            )
         if features_extractor_class is None:
             features_extractor_class = self.default_features_extractor
         self.core_name = core

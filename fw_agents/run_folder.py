@@ -35,7 +35,6 @@ from fw_agents.config import check_hyperparams, deep_merge, load_hyperparams, re
 from fw_agents.cores import available_cores
 from fw_agents.cores.fast_weights import PAPER_SETTINGS
 from fw_agents.errors import UsageError
-from fw_agents.policies import FW_CORES
 from fw_agents.vec_env import env_factory, import_gym_packages
 
 CONFIG_FILE = "config.yml"
@@ -231,21 +230,24 @@ def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> R
 
 
 def _legacy_policy_kwargs(path: Path) -> dict[str, Any] | None:
-    """``{"policy_kwargs": …}`` for a fast-weight model from before the gated core, else None.
+    """``{"policy_kwargs": …}`` for a model saved when ``"fw"`` named Ba et al.'s fast-weight RNN
+    (today ``"fw-rnn"``), else None.
 
-    Such a model records no ``read_norm`` and its parameters hold no gate (today's default core
-    has one), so it was built with that time's defaults, the paper's: they fill the options it did
-    not record. A model saved today without recorded options has a gate and loads as it is; runs
-    made by ``train.ppo`` record every option. (Not recoverable: a model saved outside
-    ``train.ppo`` after the change with ``read_gate=None`` but no ``read_norm`` loads unnormalised.)
+    Such a model's parameters hold the RNN's recurrent matrix (``….core.W.0``); it loads as
+    ``"fw-rnn"``. If it also records no ``read_norm`` and holds no gate, it predates the gated
+    RNN and was built with that time's defaults, the paper's: they fill the options it did not
+    record. (Not recoverable: a model saved outside ``train.ppo`` in the gated era with
+    ``read_gate=None`` but no ``read_norm`` loads unnormalised.)
     """
     from stable_baselines3.common.save_util import load_from_zip_file
 
     data, params, _ = load_from_zip_file(path, load_data=True, device="cpu")
     policy_kwargs = dict(data.get("policy_kwargs") or {})
-    core_kwargs = policy_kwargs.get("core_kwargs") or {}
-    has_gate = any(".core.gate." in name for name in (params or {}).get("policy", {}))
-    if policy_kwargs.get("core", "fw") not in FW_CORES or "read_norm" in core_kwargs or has_gate:
+    names = list((params or {}).get("policy", {}))
+    if policy_kwargs.get("core", "fw") != "fw" or not any(".core.W." in name for name in names):
         return None
-    policy_kwargs["core_kwargs"] = {**PAPER_SETTINGS, **core_kwargs}
+    policy_kwargs["core"] = "fw-rnn"
+    core_kwargs = policy_kwargs.get("core_kwargs") or {}
+    if "read_norm" not in core_kwargs and not any(".core.gate." in name for name in names):
+        policy_kwargs["core_kwargs"] = {**PAPER_SETTINGS, **core_kwargs}
     return {"policy_kwargs": policy_kwargs}

@@ -6,12 +6,14 @@ captioned panels:
 1. "true state": the env's ``render()`` (MemoryCatch frames it red once the view is blank; MiniGrid
    draws the full grid with the agent's view highlighted),
 2. "what the agent sees": the observation (MiniGrid: its own picture of the partial view),
-3. "fast-weight read over past steps", for fast-weight policies, the attention weights of the
-   memory read at this step: the core computes A(t)·h₀ = Σ_τ w_τ h(τ) with
-   w_τ = η·λ^{t−τ}·h(τ)ᵀh₀, where h₀ = ReLU(W h(t) + C x(t) + b) is the first inner-loop
-   vector. The panel draws w_τ for every past step τ of the episode (green bars: steps whose
-   observation was visible; grey: blank — a legend under the panel says so), recomputed from
-   the core's own parameters and the hidden states it carried — what the agent attends to.
+3. "fast-weight read over past steps", for fast-weight policies, how much of the memory read at
+   this step comes from each past step τ of the episode (green bars: steps whose observation was
+   visible; grey: blank — a legend under the panel says so), recomputed from the core's own
+   parameters — what the agent recalls. For the default core (:class:`FastWeightLSTM`) the read of
+   each head is Σ_τ w_τ v(τ) over the values written at every step, and the bar is Σ_heads |w_τ|
+   (:meth:`FastWeightLSTM.read_weights`). For Ba et al.'s cores (:class:`FastWeightRNN`) the read
+   is A(t)·h₀ = Σ_τ w_τ h(τ) with w_τ = η·λ^{t−τ}·h(τ)ᵀh₀, where h₀ = ReLU(W h(t) + C x(t) + b) is
+   the first inner-loop vector, recomputed from the hidden states the core carried.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from stable_baselines3.common.policies import BaseModel
 from envs.memory_catch import MemoryCatchEnv
 from envs.render import observation_image
 from fw_agents.atomic import atomic_path
-from fw_agents.cores import FastWeightRNN
+from fw_agents.cores import FastWeightLSTM, FastWeightRNN
 from fw_agents.evaluation import play
 from fw_agents.policies import CoreAdapter
 
@@ -38,10 +40,10 @@ VISIBLE_BAR = np.array([60, 200, 100], np.uint8)
 BLANK_BAR = np.array([150, 150, 150], np.uint8)
 
 
-def fast_weight_core(model: RecurrentPPO) -> FastWeightRNN | None:
+def fast_weight_core(model: RecurrentPPO) -> FastWeightRNN | FastWeightLSTM | None:
     """The actor's fast-weight core, or ``None`` for other cores."""
     actor = getattr(model.policy, "lstm_actor", None)
-    if isinstance(actor, CoreAdapter) and isinstance(actor.core, FastWeightRNN):
+    if isinstance(actor, CoreAdapter) and isinstance(actor.core, (FastWeightRNN, FastWeightLSTM)):
         return actor.core
     return None
 
@@ -191,6 +193,7 @@ def record(
     length = env.unwrapped.size - 1 if isinstance(env.unwrapped, MemoryCatchEnv) else 32
     frames: list[np.ndarray] = []
     hiddens: list[torch.Tensor] = []
+    inputs: list[torch.Tensor] = []
     visible: list[bool] = []
     pending: list[np.ndarray] = []
     counter = {"episode": 1, "step": 0, "return": 0.0}
@@ -199,8 +202,16 @@ def record(
         panels = [env.render(), seen_panel(env, obs)]
         if state is None:  # an episode starts: the memory is empty
             hiddens.clear()
+            inputs.clear()
             visible.clear()
-        if core is not None:
+        if isinstance(core, FastWeightLSTM):
+            obs_tensor, _ = policy.obs_to_tensor(obs)
+            with torch.no_grad():
+                features = BaseModel.extract_features(policy, obs_tensor, policy.pi_features_extractor)
+            inputs.append(features[0].float())
+            weights = core.read_weights(torch.stack(inputs)).abs().sum(0).cpu().numpy()
+            panels.append(attention_panel(weights, [*visible, bool(np.asarray(obs).any())], length))
+        elif core is not None:
             if state is None:
                 h_prev = torch.zeros(core.hidden_size)
             else:

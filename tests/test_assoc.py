@@ -35,7 +35,7 @@ def test_assoc_splits_are_deterministic_and_distinct():
         assoc.generate(3, num_pairs=27)
 
 
-@pytest.mark.parametrize("core", ["fw", "lstm", "irnn", "alstm"])
+@pytest.mark.parametrize("core", ["fw", "fw-rnn", "lstm", "irnn", "alstm"])
 def test_classifier_shapes(core):
     model = SequenceClassifier(core, 37, 20, 10, tokens=True)
     assert model(torch.zeros(5, 11, dtype=torch.long)).shape == (5, 10)
@@ -45,7 +45,7 @@ def test_tiny_fast_weight_model_learns_two_pair_retrieval():
     """K = 2: chance is 90% error; a small fast-weight model gets well below it in seconds."""
     torch.manual_seed(0)
     data = {name: assoc.to_tensors(*assoc.split(name, num_pairs=2, size=4000)) for name in assoc.SPLITS}
-    model = SequenceClassifier("fw", 37, 32, 10, tokens=True, embed_dim=32, readout_hidden=32, form="attention")
+    model = SequenceClassifier("fw", 37, 32, 10, tokens=True, embed_dim=32, readout_hidden=32)
     result = fit(model, data["train"], data["valid"], data["test"], epochs=6, batch_size=64, lr=3e-3, eval_every=100)
     assert result.test_error < 0.6
 
@@ -54,7 +54,8 @@ def test_tiny_fast_weight_model_learns_two_pair_retrieval():
     ("argv", "message"),
     [
         (["--core", "transformer"], "unknown core 'transformer'"),
-        (["--core", "lstm", "--inner-steps", "2"], "--inner-steps only apply to --core fw"),
+        (["--core", "lstm", "--inner-steps", "2"], "--inner-steps only apply to --core fw-rnn or fw-paper"),
+        (["--core", "fw", "--decay", "0.9"], "--decay only apply to --core fw-rnn or fw-paper"),
         (["--hidden", "0"], "must be positive"),
         (["--num-pairs", "30"], "num_pairs"),
     ],

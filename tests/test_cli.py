@@ -44,44 +44,53 @@ def test_train_writes_a_complete_run_folder(trained_run):
 
 def test_saved_model_pins_every_fast_weight_option(trained_run):
     """The zip records the core's full settings, so a later change of defaults cannot alter a saved run."""
-    from fw_agents import FastWeightRNN
+    from fw_agents import FastWeightLSTM
 
     model = RecurrentPPO.load(trained_run / "model.zip")
     core = model.policy.lstm_actor.core
     assert model.policy_kwargs["core_kwargs"] == core.settings()
-    assert set(core.settings()) >= {"decay", "fast_lr", "read_gate", "read_norm", "recurrent_init_scale"}
-    rebuilt = FastWeightRNN(core.input_size, core.hidden_size, num_layers=core.num_layers, **core.settings())
+    assert set(core.settings()) >= {"heads", "key_size", "decays", "rule", "gate_init"}
+    rebuilt = FastWeightLSTM(core.input_size, core.hidden_size, num_layers=core.num_layers, **core.settings())
     rebuilt.load_state_dict(core.state_dict())  # same parameters, same options
 
 
-def test_model_saved_before_options_were_pinned_loads_as_the_paper_core(tmp_path):
-    """A fast-weight zip whose policy_kwargs record no core options was built with the old
-    defaults (the paper's); load_model rebuilds it so, and its parameters load."""
+def test_models_saved_when_fw_named_the_fast_weight_rnn_load(tmp_path):
+    """Zips saved when ``core="fw"`` named Ba et al.'s RNN (today ``"fw-rnn"``) load as that core:
+    without recorded options with the paper's defaults of that time, with them as recorded."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.save_util import load_from_zip_file, save_to_zip_file
 
     import envs
-    from fw_agents import FastWeightMlpPolicy
+    from fw_agents import FastWeightLSTM, FastWeightMlpPolicy, FastWeightRNN
     from fw_agents.cores.fast_weights import PAPER_SETTINGS
     from fw_agents.run_folder import load_model
 
     env = make_vec_env(lambda: envs.make_env("MemoryCatch"), n_envs=1)
-    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=8, batch_size=8,
-                         policy_kwargs={"lstm_hidden_size": 8, "core_kwargs": dict(PAPER_SETTINGS)})  # fmt: skip
+    paper = {"lstm_hidden_size": 8, "core": "fw-rnn", "core_kwargs": dict(PAPER_SETTINGS)}
+    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=8, batch_size=8, policy_kwargs=paper)
     model.save(tmp_path / "new.zip")
     data, params, variables = load_from_zip_file(tmp_path / "new.zip")
-    data["policy_kwargs"] = {"lstm_hidden_size": 8}  # as an older version saved it
+    data["policy_kwargs"] = {"lstm_hidden_size": 8}  # as the first versions saved it
     save_to_zip_file(tmp_path / "old.zip", data, params, variables)
-    with pytest.raises(RuntimeError):  # today's defaults have a gate the old model lacks
+    with pytest.raises(RuntimeError):  # today's "fw" is another core
         RecurrentPPO.load(tmp_path / "old.zip")
     core = load_model(tmp_path / "old.zip").policy.lstm_actor.core
     assert core.settings() == model.policy.lstm_actor.core.settings()
     assert core.read_gate is None and not core.read_norm
     for name, value in model.policy.lstm_actor.core.state_dict().items():
         torch.testing.assert_close(core.state_dict()[name], value)
+    # the gated era: "fw" with every option recorded
+    gated = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=8, policy_kwargs={"lstm_hidden_size": 8, "core": "fw-rnn"})
+    gated.save(tmp_path / "gated.zip")
+    data, params, variables = load_from_zip_file(tmp_path / "gated.zip")
+    settings = gated.policy.lstm_actor.core.settings()
+    data["policy_kwargs"] = {"lstm_hidden_size": 8, "core": "fw", "core_kwargs": settings}
+    save_to_zip_file(tmp_path / "gated_old.zip", data, params, variables)
+    core = load_model(tmp_path / "gated_old.zip").policy.lstm_actor.core
+    assert isinstance(core, FastWeightRNN) and core.settings() == settings and core.read_gate == "unit"
     # a model saved today without recorded options (plain RecurrentPPO) loads with today's core
     RecurrentPPO(FastWeightMlpPolicy, env, n_steps=8, policy_kwargs={"lstm_hidden_size": 8}).save(tmp_path / "now")
-    assert load_model(tmp_path / "now.zip").policy.lstm_actor.core.read_gate == "unit"
+    assert isinstance(load_model(tmp_path / "now.zip").policy.lstm_actor.core, FastWeightLSTM)
 
 
 def test_evaluate_prints_and_writes_json(trained_run, tmp_path, capsys):
@@ -247,7 +256,7 @@ def test_bad_training_input(argv, message, tmp_path, capsys):
     ("argv", "message"),
     [
         (["--env", "MemoryCatch", "--env-kwargs", "size:-3"], "size"),
-        (["--env", "MemoryCatch", "--hyperparams", "policy_kwargs.decay:2"], "decay must lie in [0, 1]"),
+        (["--env", "MemoryCatch", "--hyperparams", "policy_kwargs.core_kwargs.rule:hebb"], "rule must be one of"),
         (["--env", "MemoryCatch", "--hyperparams", "policy_kwargs.features_extractor_class:NoSuchNet"], "NoSuchNet"),
         (["--env", "BrokenReset-v0", "--gym-packages", "broken_envs"], "the simulator is not running"),
     ],

@@ -18,8 +18,10 @@ FW_VARIANTS = [
     pytest.param({"form": "attention", "backend": "numba"}, id="attention-numba"),
 ]
 ALL_CORES = [
-    pytest.param("fw", {"form": "matrix"}, id="fw-matrix"),
-    pytest.param("fw", {"form": "attention"}, id="fw-attention"),
+    pytest.param("fw", {}, id="fw"),
+    pytest.param("fw", {"backend": "torch"}, id="fw-torch"),
+    pytest.param("fw-rnn", {"form": "matrix"}, id="fw-rnn-matrix"),
+    pytest.param("fw-rnn", {"form": "attention"}, id="fw-rnn-attention"),
     pytest.param("lstm", {}, id="lstm"),
     pytest.param("gru", {}, id="gru"),
     pytest.param("irnn", {}, id="irnn"),
@@ -307,7 +309,7 @@ def test_unknown_core_lists_known_ones():
 
 
 def test_registry_has_the_baselines():
-    assert {"fw", "lstm", "irnn", "gru", "alstm"} <= set(available_cores())
+    assert {"fw", "fw-rnn", "fw-paper", "lstm", "irnn", "gru", "alstm"} <= set(available_cores())
 
 
 # ------------------------------------------------------ the shared interface

@@ -21,8 +21,9 @@ from fw_agents.policies import CoreAdapter
 
 SMALL = {"n_steps": 16, "batch_size": 32, "n_epochs": 1}
 CORES = [
-    pytest.param({"core": "fw"}, id="fw-attention"),
-    pytest.param({"core": "fw", "form": "matrix"}, id="fw-matrix"),
+    pytest.param({"core": "fw"}, id="fw"),
+    pytest.param({"core": "fw-rnn"}, id="fw-rnn-attention"),
+    pytest.param({"core": "fw-rnn", "form": "matrix"}, id="fw-rnn-matrix"),
     pytest.param({"core": "lstm"}, id="lstm"),
     pytest.param({"core": "irnn"}, id="irnn"),
     pytest.param({"core": "gru"}, id="gru"),
@@ -124,26 +125,35 @@ def test_invalid_combinations_raise_like_lstm_policies():
         _model(FastWeightMlpPolicy, shared_lstm=True, enable_critic_lstm=False, share_features_extractor=False)
     with pytest.raises(ValueError, match="decay"):
         _model(FastWeightMlpPolicy, core="lstm", decay=0.9)
+    with pytest.raises(ValueError, match="the default fast-weight core takes its options in core_kwargs"):
+        _model(FastWeightMlpPolicy, decay=0.9)
     with pytest.raises(ValueError, match="decay must lie"):
-        _model(FastWeightMlpPolicy, decay=2.0)
+        _model(FastWeightMlpPolicy, core="fw-rnn", decay=2.0)
+    with pytest.raises(ValueError, match="rule must be one of"):
+        _model(FastWeightMlpPolicy, core_kwargs={"rule": "hebb"})
     with pytest.raises(ValueError, match="unknown core"):
         _model(FastWeightMlpPolicy, core="transformer")
 
 
 def test_fast_weight_options_reach_the_core():
-    model = _model(FastWeightMlpPolicy, decay=0.8, fast_lr=0.3, inner_steps=2, form="matrix")
+    model = _model(FastWeightMlpPolicy, core="fw-rnn", decay=0.8, fast_lr=0.3, inner_steps=2, form="matrix")
     core = model.policy.lstm_actor.core
     assert (core.decay, core.fast_lr, core.inner_steps, core.form) == (0.8, 0.3, 2, "matrix")
+    model = _model(FastWeightMlpPolicy, core_kwargs={"heads": 2, "key_size": 4, "rule": "add"})
+    core = model.policy.lstm_actor.core
+    assert (core.heads, core.key_size, core.rule) == (2, 4, "add")
 
 
 def test_rollout_buffer_holds_the_packed_state():
     model = _model(FastWeightMlpPolicy)
     hidden = 16
-    state_size = hidden + hidden * (hidden + 1) // 2
+    state_size = 2 * hidden + 4 * 8 * (hidden // 4)  # h, c and four 8 × 4 memories
     adapter = model.policy.lstm_actor
     assert adapter.hidden_size == (state_size + 1) // 2
     assert model.rollout_buffer.hidden_states_pi.shape == (SMALL["n_steps"], 1, 2, adapter.hidden_size)
     assert model.policy.state_bytes_per_step == 4 * 4 * adapter.hidden_size
+    rnn = _model(FastWeightMlpPolicy, core="fw-rnn")  # h and the upper triangle of the symmetric A
+    assert rnn.policy.lstm_actor.hidden_size == (hidden + hidden * (hidden + 1) // 2 + 1) // 2
     lstm = _model(FastWeightMlpPolicy, core="lstm")
     assert lstm.policy.lstm_actor.hidden_size == hidden  # (h, c): H floats each, as the stock LSTM
 
@@ -197,7 +207,7 @@ def test_predict_matches_sequence_processing():
 
 
 def test_save_and_load_in_a_fresh_process(tmp_path):
-    model = _model(FastWeightMlpPolicy, decay=0.9)
+    model = _model(FastWeightMlpPolicy, core_kwargs={"gate_init": 0.7})
     model.learn(64)
     path = tmp_path / "model.zip"
     model.save(path)
@@ -218,10 +228,10 @@ def test_save_and_load_in_a_fresh_process(tmp_path):
                 out.append(int(action))
                 obs, _, done, _, _ = env.step(int(action))
         print(json.dumps(out))
-        print(model.policy.lstm_actor.core.decay)
+        print(model.policy.lstm_actor.core.gate_init)
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
     lines = result.stdout.strip().splitlines()
     assert json.loads(lines[-2]) == expected
-    assert lines[-1] == "0.9"
+    assert lines[-1] == "0.7"

@@ -3,7 +3,7 @@
     python -m train.assoc --core fw --hidden 20                 # fast weights, R = 20
     python -m train.assoc --core lstm --hidden 50 --epochs 20 --json lstm50.json
     python -m train.assoc --core fw --hidden 20 --steps 20000 --warmup 500 --schedule cosine
-    python -m train.assoc --core fw --hidden 20 --inner-steps 2 --num-pairs 8
+    python -m train.assoc --core fw-paper --hidden 20 --inner-steps 2 --num-pairs 8
 
 The best model on the validation split is kept; its test error is reported (in %).
 """
@@ -18,7 +18,7 @@ import torch
 
 from fw_agents.cores import available_cores
 from fw_agents.errors import UsageError
-from fw_agents.policies import FW_CORES
+from fw_agents.policies import RNN_FW_CORES
 from fw_agents.supervised import assoc
 from fw_agents.supervised.models import SequenceClassifier
 from train._cli import add_budget_args, budget, budget_line, fit_with_progress, result_figures, run_cli, write_json
@@ -35,9 +35,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0, help="seeds the data splits and the model")
     p.add_argument("--train-size", type=int, default=assoc.SPLITS["train"])
-    p.add_argument("--inner-steps", type=int, help="fast weights: S")
-    p.add_argument("--decay", type=float, help="fast weights: λ")
-    p.add_argument("--fast-lr", type=float, help="fast weights: η")
+    p.add_argument("--inner-steps", type=int, help="fw-rnn / fw-paper: S")
+    p.add_argument("--decay", type=float, help="fw-rnn / fw-paper: λ")
+    p.add_argument("--fast-lr", type=float, help="fw-rnn / fw-paper: η")
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("--json", type=Path, help="write the figures and the learning curve here")
     return p
@@ -46,9 +46,10 @@ def parser() -> argparse.ArgumentParser:
 def core_kwargs(args: argparse.Namespace) -> dict:
     options = {"inner_steps": args.inner_steps, "decay": args.decay, "fast_lr": args.fast_lr}
     options = {k: v for k, v in options.items() if v is not None}
-    if options and args.core not in FW_CORES:
+    if options and args.core not in RNN_FW_CORES:
         raise UsageError(
-            f"{', '.join('--' + k.replace('_', '-') for k in options)} only apply to --core fw or fw-paper"
+            f"{', '.join('--' + k.replace('_', '-') for k in options)} only apply to --core fw-rnn or fw-paper"
+            " (Ba et al.'s fast-weight RNN)"
         )
     return options
 

@@ -28,7 +28,7 @@ from fw_agents.supervised import glimpses
 from fw_agents.supervised.models import SequenceClassifier
 from train._cli import add_budget_args, budget, budget_line, fit_with_progress, result_figures, run_cli, write_json
 
-GLIMPSE_CORES = ("fw", "fw-paper", "lstm", "irnn", "gru", "alstm")
+GLIMPSE_CORES = ("fw", "fw-rnn", "fw-paper", "lstm", "irnn", "gru", "alstm")
 
 
 class GlimpseModel(torch.nn.Module):
@@ -46,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m train.glimpses", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument(
-        "--core", default="fw", help="fw, fw-paper, lstm, irnn, gru, alstm, or convnet (feed-forward reference)"
+        "--core", default="fw", help="fw, fw-rnn, fw-paper, lstm, irnn, gru, alstm, or convnet (feed-forward reference)"
     )
     p.add_argument("--hidden", type=int, default=50, help="recurrent units (ConvNet: fully connected units)")
     p.add_argument("--data-dir", "--mnist-dir", dest="data_dir", type=Path,

@@ -3,10 +3,12 @@
 from fw_agents.cores.alstm import AssociativeLSTMCore
 from fw_agents.cores.base import RecurrentCore, available_cores, make_core, register_core
 from fw_agents.cores.fast_weights import FastWeightRNN
+from fw_agents.cores.fw_memory import FastWeightLSTM
 from fw_agents.cores.torch_rnn import GRUCore, IRNNCore, LSTMCore
 
 __all__ = [
     "AssociativeLSTMCore",
+    "FastWeightLSTM",
     "FastWeightRNN",
     "GRUCore",
     "IRNNCore",

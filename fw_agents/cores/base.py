@@ -209,7 +209,7 @@ def available_cores() -> list[str]:
 
 
 def make_core(name: str, input_size: int, hidden_size: int, **kwargs: object) -> RecurrentCore:
-    """Build a registered core by name, e.g. ``make_core("fw", 32, 64, decay=0.9)``."""
+    """Build a registered core by name, e.g. ``make_core("fw-rnn", 32, 64, decay=0.9)``."""
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, _REGISTRY, n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""

@@ -14,8 +14,9 @@ computed once per step and reused by every inner step; C x(t) + b is computed fo
 at once. Parameters map to the paper as: ``W`` ↔ W (slow recurrent weights, H×H), ``C`` ↔ C
 (input weights, H×F), ``bias`` ↔ b, ``decay`` ↔ λ, ``fast_lr`` ↔ η, ``inner_steps`` ↔ S.
 
-The shipped core (``FastWeightRNN``'s defaults, ``make_core("fw", …)``) changes how the
-read-out enters; ``fw-paper`` (:class:`PaperFastWeightRNN`, ``PAPER_SETTINGS``) is the paper's:
+``FastWeightRNN``'s defaults (``make_core("fw-rnn", …)``; the package's default core before
+:class:`FastWeightLSTM`) change how the read-out enters; ``fw-paper`` (:class:`PaperFastWeightRNN`,
+``PAPER_SETTINGS``) is the paper's:
 
     hₛ₊₁(t+1) = f( LN[ W h(t) + C x(t) + b + g ⊙ N(A(t) hₛ(t+1)) ] )
 
@@ -62,7 +63,7 @@ GATES = (None, "unit", "layer")
 BACKENDS = ("auto", "numba", "torch")
 
 
-@register_core("fw")
+@register_core("fw-rnn")
 class FastWeightRNN(RecurrentCore):
     """Fast-weight recurrent core (Ba et al. 2016) with a gated, normalised read-out by default;
     equations in the module docstring. ``PaperFastWeightRNN`` (``"fw-paper"``) is the paper's.

@@ -1,0 +1,297 @@
+"""The package's default fast-weight core: an LSTM with a delta-rule fast-weight memory beside it.
+
+One layer, hidden size H, input x(t) of size F, ``heads`` memory heads with keys of size d_k
+(``key_size``) and values of size d_v = ⌈H / heads⌉. At every step t:
+
+    h(t), c(t) = LSTM( x(t), h(t−1), c(t−1) )                  the slow core (torch's nn.LSTM)
+    p(t)       = P [h(t); x(t)] + p₀                           one projection, split per head into
+    q, k, v, w = p(t)                                           query, key, value, write logit
+    κ = k / ‖k‖,  β = σ(w)                                      unit key, write strength in (0, 1)
+    A(t) = λ A(t−1) + β ( v − λ A(t−1) κ ) κᵀ                   fast weights, the delta rule
+    r(t) = A(t) q                                               the read-out
+    y(t) = h(t) + g ⊙ N(r(t)) + b                               N: each head's read normalised
+                                                                over its d_v values (no gain/bias)
+
+per head, with A a d_v × d_k matrix; the heads' reads, concatenated, give N(r(t)) its first H
+values (all of them when ``heads`` divides H). The delta rule *replaces* what the memory held at key κ by
+β of the new value instead of adding to it (Schlag, Irie & Schmidhuber 2021), so a stream of
+similar steps overwrites one slot rather than piling up and drowning an earlier, different one;
+the read-out is a lookup, not a decayed sum. g starts at 0 (``gate_init``): the untrained core
+is exactly an LSTM, as quick to learn reactive control, while the memory is written from the
+first step, so the gradient on g finds whatever the memory holds that predicts the return. λ is
+fixed per head and spread over time scales
+(``spread_decays``: τ = 4 … 100 steps and one head that never forgets). The memory is written
+whether or not a gradient will ever reach the write: it carries information across rollout
+boundaries that back-propagation through time cannot. An episode start
+clears h, c and A. ``rule="add"`` drops the δ term (A(t) = λA(t−1) + β v κᵀ), for ablation.
+
+Two paths compute the same numbers: compiled loops (numba, ``_memory_kernels``) with a hand-derived
+backward, the CPU default; and the equations step by step in torch (``backend="torch"``, any
+device). The state is ``(h, c, A)``: (L, B, H), (L, B, H) and (L, B, heads, d_v, d_k).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fw_agents.cores.base import RecurrentCore, State, _check_positive_int, register_core, run_in_segments
+
+BACKENDS = ("auto", "numba", "torch")
+RULES = ("delta", "add")
+
+
+def spread_decays(heads: int, shortest: float = 4.0, longest: float = 100.0) -> list[float]:
+    """λ per head: the last head never forgets (λ = 1); the others have time constants τ spaced
+    geometrically from ``shortest`` to ``longest`` steps, λ = 1 − 1/τ."""
+    if heads == 1:
+        return [1.0]
+    n = heads - 1
+    taus = [shortest * (longest / shortest) ** (i / max(n - 1, 1)) for i in range(n)]
+    return [1.0 - 1.0 / tau for tau in taus] + [1.0]
+
+
+@register_core("fw")
+class FastWeightLSTM(RecurrentCore):
+    """LSTM with a delta-rule fast-weight memory (equations in the module docstring): the default
+    core of ``FastWeightMlpPolicy``. ``"fw-rnn"`` and ``"fw-paper"`` are the Ba et al. cores.
+
+    :param input_size: F, features per step.
+    :param hidden_size: H, the LSTM's units and the output size.
+    :param num_layers: stacked layers; layer l+1 reads layer l's outputs y.
+    :param heads: memory heads (default 4); each holds a ⌈H / heads⌉ × ``key_size`` matrix.
+    :param key_size: d_k, the key and query size per head (default 8).
+    :param decays: λ per head (default ``spread_decays(heads)``), each in [0, 1].
+    :param rule: ``"delta"`` (default) or ``"add"`` (Hebbian accumulation, for ablation).
+    :param gate_init: the read-out gate g's initial value, every unit (default 0: the core starts
+        as the plain LSTM, its memory written from the first step, and learns to read it).
+    :param dropout: dropout between stacked layers (not after the last), as in ``nn.LSTM``.
+    :param backend: ``"numba"`` (compiled, CPU), ``"torch"`` (eager, any device) or ``"auto"``.
+    :param eps: ε of the key and read-out normalisations.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        num_layers: int = 1,
+        heads: int = 4,
+        key_size: int = 8,
+        decays: list[float] | tuple[float, ...] | None = None,
+        rule: str = "delta",
+        gate_init: float = 0.0,
+        dropout: float = 0.0,
+        backend: str = "auto",
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__(input_size, hidden_size, num_layers)
+        _check_positive_int("heads", heads)
+        _check_positive_int("key_size", key_size)
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        decays = spread_decays(heads) if decays is None else [float(d) for d in decays]
+        if len(decays) != heads or not all(0.0 <= d <= 1.0 for d in decays):
+            raise ValueError(f"decays must be {heads} values in [0, 1] (one per head), got {decays!r}")
+        self.heads = heads
+        self.key_size = key_size
+        self.value_size = -(-hidden_size // heads)
+        self.decays = decays
+        self.rule = rule
+        self.gate_init = float(gate_init)
+        self.dropout = float(dropout)
+        self.backend = backend
+        self.eps = float(eps)
+        self.drop = nn.Dropout(self.dropout)
+        self.lstm = nn.ModuleList()
+        self.proj = nn.ModuleList()
+        self.gate = nn.ParameterList()
+        self.shift = nn.ParameterList()
+        width = heads * (2 * key_size + self.value_size + 1)
+        for layer in range(num_layers):
+            fan_in = input_size if layer == 0 else hidden_size
+            self.lstm.append(nn.LSTM(fan_in, hidden_size))
+            self.proj.append(nn.Linear(hidden_size + fan_in, width))
+            self.gate.append(nn.Parameter(torch.full((hidden_size,), self.gate_init)))
+            self.shift.append(nn.Parameter(torch.zeros(hidden_size)))
+
+    def settings(self) -> dict[str, object]:
+        """Every constructor option but the sizes: ``FastWeightLSTM(F, H, num_layers=L, **settings())``
+        rebuilds this core, whatever the defaults of a later version."""
+        names = ("heads", "key_size", "decays", "rule", "gate_init", "dropout", "backend", "eps")
+        return {name: getattr(self, name) for name in names}
+
+    def extra_repr(self) -> str:
+        options = ", ".join(f"{name}={value!r}" for name, value in self.settings().items())
+        return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, {options}"
+
+    def state_shapes(self) -> list[tuple[int, ...]]:
+        layers, hidden = self.num_layers, self.hidden_size
+        return [(layers, hidden), (layers, hidden), (layers, self.heads, self.key_size, self.value_size)]
+
+    # --------------------------------------------------------------- forward
+    def _forward(
+        self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
+        h_all, c_all, a_all = state
+        keep = None if episode_starts is None else 1.0 - episode_starts
+        new_h, new_c, new_a = [], [], []
+        out = x
+        for layer in range(self.num_layers):
+            if layer > 0:
+                out = self.drop(out)
+            hs, h_last, c_last = self._slow(layer, out, h_all[layer], c_all[layer], episode_starts)
+            read, a_last = self.memory(layer, hs, out, a_all[layer], keep)
+            out = torch.addcmul(hs + self.shift[layer], self.gate[layer], read)
+            new_h.append(h_last)
+            new_c.append(c_last)
+            new_a.append(a_last)
+        return out, (torch.stack(new_h), torch.stack(new_c), torch.stack(new_a))
+
+    def _slow(
+        self, layer: int, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, starts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The LSTM over the sequence, one fused call per stretch without an episode start."""
+        lstm = self.lstm[layer]
+
+        def step(seg: torch.Tensor, st: State) -> tuple[torch.Tensor, State]:
+            y, (h, c) = lstm(seg, (st[0], st[1]))
+            return y, (h, c)
+
+        hs, (h_last, c_last) = run_in_segments(step, x, (h0[None], c0[None]), starts)
+        return hs, h_last[0], c_last[0]
+
+    def projections(self, layer: int, hs: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """q, k (T, B, heads, d_k), v (T, B, heads, d_v) and the write logit w (T, B, heads)."""
+        p = self.proj[layer](torch.cat([hs, x], dim=-1))
+        nh, dk, dv = self.heads, self.key_size, self.value_size
+        q, k, v, w = torch.split(p, [nh * dk, nh * dk, nh * dv, nh], dim=-1)
+        return q.unflatten(-1, (nh, dk)), k.unflatten(-1, (nh, dk)), v.unflatten(-1, (nh, dv)), w
+
+    def memory(
+        self, layer: int, hs: torch.Tensor, x: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """N(r(t)) for every step, flattened to (T, B, H), and A after the last step."""
+        q, k, v, w = self.projections(layer, hs, x)
+        if keep is None:
+            keep = hs.new_ones(hs.shape[:2])
+        delta = 1.0 if self.rule == "delta" else 0.0
+        use_numba = self.backend == "numba" or (self.backend == "auto" and hs.device.type == "cpu")
+        if use_numba:
+            lam = torch.tensor(self.decays, dtype=q.dtype)
+            read, a_last = _MemoryFunction.apply(q, k, v, w, keep, a0, lam, delta, self.eps)
+        else:
+            read, a_last = self._memory_torch(q, k, v, w, keep, a0, delta)
+        return read.flatten(-2)[..., : self.hidden_size], a_last
+
+    def _memory_torch(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, w: torch.Tensor, keep: torch.Tensor,
+        a0: torch.Tensor, delta: float,
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """The equations step by step, Aᵀ (B, heads, d_k, d_v) updated every step."""
+        lam = torch.tensor(self.decays, dtype=q.dtype, device=q.device).view(1, -1, 1, 1)
+        kappa = F.normalize(k, dim=-1, eps=self.eps)
+        beta = torch.sigmoid(w)[..., None, None]
+        a, reads = a0, []
+        for t in range(q.shape[0]):
+            a = a * (lam * keep[t].view(-1, 1, 1, 1))
+            write = v[t] - delta * torch.einsum("bhkv,bhk->bhv", a, kappa[t])
+            a = a + beta[t] * kappa[t].unsqueeze(-1) * write.unsqueeze(-2)
+            reads.append(torch.einsum("bhkv,bhk->bhv", a, q[t]))
+        read = torch.stack(reads)
+        return F.layer_norm(read, (self.value_size,), eps=self.eps), a
+
+    @torch.no_grad()
+    def read_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """What layer 0 reads at the last step of an episode ``x`` (T, F), from the empty memory:
+        per head, r(T−1) = Σ_j w_j v(j) over the values written at every step j, with
+
+            w_j = β(j) κ(j)ᵀ M_j q(T−1),   M_j = Π_{i=j+1}^{T−1} λ (I − δ β(i) κ(i) κ(i)ᵀ)
+
+        (M_j = λ^{T−1−j} I for the add rule). Returns w, (heads, T), oldest step first.
+        """
+        x = x[:, None]
+        zeros = x.new_zeros(1, self.hidden_size)
+        hs, _, _ = self._slow(0, x, zeros, zeros, None)
+        q, k, _, w = self.projections(0, hs, x)
+        kappa, beta = F.normalize(k[:, 0], dim=-1, eps=self.eps), torch.sigmoid(w[:, 0])
+        lam = torch.tensor(self.decays, dtype=x.dtype, device=x.device)[:, None]
+        delta = 1.0 if self.rule == "delta" else 0.0
+        p = q[-1, 0]  # (heads, d_k): M_j q, carried backwards
+        weights = x.new_zeros(self.heads, x.shape[0])
+        for j in range(x.shape[0] - 1, -1, -1):
+            dot = (kappa[j] * p).sum(-1, keepdim=True)
+            weights[:, j] = beta[j] * dot[:, 0]
+            p = lam * (p - delta * beta[j][:, None] * kappa[j] * dot)
+        return weights
+
+    @torch.no_grad()
+    def memory_diagnostics(
+        self, x: torch.Tensor, state: State | None = None, episode_starts: torch.Tensor | None = None
+    ) -> dict[str, float]:
+        """Does the core use its memory? Per layer ``l``, over a batch of sequences:
+
+        * ``read_ratio/l``: ‖g ⊙ N(r)‖ / ‖h‖, the memory's share of the output against the LSTM's,
+          averaged over steps and examples (0: the memory is shut);
+        * ``gate_abs/l``: mean |g|;  ``write/l``: the mean write strength β.
+        """
+        if state is None:
+            state = self.initial_state(x.shape[1], device=x.device, dtype=x.dtype)
+        starts = None if episode_starts is None else episode_starts.to(x)
+        keep = None if starts is None else 1.0 - starts
+        out, stats = x, {}
+        for layer in range(self.num_layers):
+            hs, _, _ = self._slow(layer, out, state[0][layer], state[1][layer], starts)
+            read, _ = self.memory(layer, hs, out, state[2][layer], keep)
+            gated = self.gate[layer] * read
+            stats[f"read_ratio/{layer}"] = float((gated.norm(dim=-1) / hs.norm(dim=-1).clamp_min(1e-8)).mean())
+            stats[f"gate_abs/{layer}"] = float(self.gate[layer].abs().mean())
+            stats[f"write/{layer}"] = float(torch.sigmoid(self.projections(layer, hs, out)[3]).mean())
+            out = torch.addcmul(hs + self.shift[layer], self.gate[layer], read)
+        return stats
+
+
+class _MemoryFunction(torch.autograd.Function):
+    """The memory's time loop compiled (``_memory_kernels``), with its hand-derived backward."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, w, keep, a0, lam, delta, eps):  # type: ignore[override]
+        from fw_agents.cores import _memory_kernels as kernels
+        from fw_agents.cores.fast_weights import _parallel
+
+        seq_len, batch, heads, dk = q.shape
+        dv = v.shape[3]
+        q, k, v, w, keep = (t.detach().contiguous() for t in (q, k, v, w, keep))
+        lam = lam.detach().to(q.dtype).contiguous()
+        hist = q.new_empty(batch, heads, seq_len + 1, dk, dv)
+        hist[:, :, 0] = a0.detach()
+        out = q.new_empty(seq_len, batch, heads, dv)
+        rstd = q.new_empty(seq_len, batch, heads)
+        parallel = _parallel(seq_len, batch)
+        fn = kernels.memory_forward_parallel if parallel else kernels.memory_forward_serial
+        fn(q.numpy(), k.numpy(), v.numpy(), w.numpy(), keep.numpy(), lam.numpy(), delta, eps, hist.numpy(),
+           out.numpy(), rstd.numpy())  # fmt: skip
+        ctx.save_for_backward(q, k, v, w, keep, lam, hist, out, rstd)
+        ctx.settings = (delta, eps, parallel)
+        return out, hist[:, :, -1].clone()
+
+    @staticmethod
+    def backward(ctx, g_out, g_end):  # type: ignore[override]
+        from fw_agents.cores import _memory_kernels as kernels
+
+        q, k, v, w, keep, lam, hist, out, rstd = ctx.saved_tensors
+        delta, eps, parallel = ctx.settings
+        g_out = torch.zeros_like(out) if g_out is None else g_out.contiguous()
+        g_end = hist.new_zeros(hist[:, :, 0].shape) if g_end is None else g_end.contiguous()
+        dq, dk, dv, dw = (torch.empty_like(t) for t in (q, k, v, w))
+        da0 = torch.empty_like(hist[:, :, 0])
+        fn = kernels.memory_backward_parallel if parallel else kernels.memory_backward_serial
+        fn(g_out.numpy(), g_end.numpy(), q.numpy(), k.numpy(), v.numpy(), w.numpy(), keep.numpy(), lam.numpy(),
+           delta, eps, hist.numpy(), out.numpy(), rstd.numpy(), dq.numpy(), dk.numpy(), dv.numpy(), dw.numpy(),
+           da0.numpy())  # fmt: skip
+        return dq, dk, dv, dw, None, da0, None, None, None
