@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from fw_agents.cores._fw_kernels import _FAST
+from fw_agents.cores._fw_kernels import _FAST, _normalise, _normalise_backward
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
@@ -68,18 +68,7 @@ def _forward_pair(n, q, k, v, w, keep, lam, delta, eps, hist, out, rstd):
                 a = kp * row[i] + c * u[i]
                 new[i] = a
                 r[i] += qj * a
-        mean = 0.0
-        for i in range(dv):
-            mean += r[i]
-        mean /= dv
-        var = 0.0
-        for i in range(dv):
-            var += (r[i] - mean) * (r[i] - mean)
-        inv = 1.0 / math.sqrt(var / dv + eps)
-        rstd[t, b, h] = inv
-        ot = out[t, b, h]
-        for i in range(dv):
-            ot[i] = (r[i] - mean) * inv
+        rstd[t, b, h] = _normalise(r, out[t, b, h], eps)
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
@@ -114,17 +103,7 @@ def _backward_pair(n, g_out, g_end, q, k, v, w, keep, lam, delta, eps, hist, out
         prev, cur = hist[b, h, t], hist[b, h, t + 1]
         qt, vt, go, ot = q[t, b, h], v[t, b, h], g_out[t, b, h], out[t, b, h]
         dqt, dvt, dkt = dq[t, b, h], dval[t, b, h], dkey[t, b, h]
-        # the normalisation: dr = inv (g − mean g − out · mean(g · out))
-        g_mean = 0.0
-        go_mean = 0.0
-        for i in range(dv):
-            g_mean += go[i]
-            go_mean += go[i] * ot[i]
-        g_mean /= dv
-        go_mean /= dv
-        inv = rstd[t, b, h]
-        for i in range(dv):
-            dr[i] = inv * (go[i] - g_mean - ot[i] * go_mean)
+        _normalise_backward(go, ot, rstd[t, b, h], dr)  # through the read's normalisation
         # r = A(t) q: dq = A(t)ᵀ dr and dA(t) += dr qᵀ; gk = dA(t) κ and u = A(t−1) κ for the write
         gk[:] = 0.0
         u[:] = 0.0
