@@ -24,7 +24,7 @@ from pathlib import Path
 from _common import ROOT, paper_table, report, run_json, time_limited
 
 OUT = ROOT / "benchmarks" / "results" / "glimpses"
-MODELS = ["fw-paper", "fw", "lstm", "irnn", "convnet"]
+MODELS = ["fw-paper", "fw-rnn", "fw", "lstm", "irnn", "convnet"]
 SIZES = [50, 100, 200]
 # Table 2 of the paper: MNIST test error in % — the paper's numbers.
 PAPER = {
@@ -33,7 +33,8 @@ PAPER = {
     "convnet": [1.81, 1.00, 0.90],
     "fw-paper": [7.21, 1.30, 0.85],
 }
-NAMES = {"fw-paper": "Fast weights (paper)", "fw": "Fast weights (package default)", "lstm": "LSTM", "irnn": "IRNN",
+NAMES = {"fw-paper": "Fast weights (paper)", "fw-rnn": "Fast-weight RNN, gated read-out (fw-rnn)",
+         "fw": "LSTM + fast-weight memory (package default)", "lstm": "LSTM", "irnn": "IRNN",
          "convnet": "ConvNet"}  # fmt: skip
 
 
