@@ -22,3 +22,17 @@ def test_default_fast_weight_policy_learns_delayed_recall():
     model.learn(12_000)
     result = run_episodes(model, envs.make_env("DelayedRecall-L10"), episodes=200, seed=100)
     assert result.success_rate >= 0.9
+
+
+def test_default_fast_weight_memory_carries_a_cue_no_gradient_reaches():
+    """DelayedRecall-L30 under 16-step rollouts: the answer comes 30 steps after the cue, so no
+    gradient links them and only a memory written without gradient can carry the cue. The
+    default core's fast-weight memory must (an LSTM core stays at chance, 0.5, here)."""
+    torch.manual_seed(0)
+    env = make_vec_env(lambda: envs.make_env("DelayedRecall-L30"), n_envs=16, seed=0)
+    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=16, batch_size=256, n_epochs=4, learning_rate=1e-3,
+                         ent_coef=0.01, seed=0,
+                         policy_kwargs={"lstm_hidden_size": 32, "net_arch": {"pi": [32], "vf": [32]}})  # fmt: skip
+    model.learn(20_000)
+    result = run_episodes(model, envs.make_env("DelayedRecall-L30"), episodes=200, seed=100)
+    assert result.success_rate >= 0.9
