@@ -122,8 +122,8 @@ def test_compiled_memory_gradcheck():
     keep = torch.tensor([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
     lam = torch.tensor([0.7, 1.0], dtype=torch.float64)
     for delta in (1.0, 0.0):
-        args = (rand(seq_len, batch, heads, dk), rand(seq_len, batch, heads, dk), rand(seq_len, batch, heads, dv),
-                rand(seq_len, batch, heads), keep, rand(batch, heads, dk, dv), lam, delta, 1e-5)  # fmt: skip
+        p = rand(seq_len, batch, heads * (2 * dk + dv + 1))  # q, k, v and w of every head, as the core projects them
+        args = (p, keep, rand(batch, heads, dk, dv), lam, delta, 1e-5, (heads, dk, dv))
         assert torch.autograd.gradcheck(_MemoryFunction.apply, args)
 
 

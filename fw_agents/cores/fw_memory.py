@@ -168,24 +168,23 @@ class FastWeightLSTM(RecurrentCore):
 
     def projections(self, layer: int, hs: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """q, k (T, B, heads, d_k), v (T, B, heads, d_v) and the write logit w (T, B, heads)."""
-        p = self.proj[layer](torch.cat([hs, x], dim=-1))
-        nh, dk, dv = self.heads, self.key_size, self.value_size
-        q, k, v, w = torch.split(p, [nh * dk, nh * dk, nh * dv, nh], dim=-1)
-        return q.unflatten(-1, (nh, dk)), k.unflatten(-1, (nh, dk)), v.unflatten(-1, (nh, dv)), w
+        return _split(self.proj[layer](torch.cat([hs, x], dim=-1)), self.heads, self.key_size, self.value_size)
 
     def memory(
         self, layer: int, hs: torch.Tensor, x: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """N(r(t)) for every step, flattened to (T, B, H), and A after the last step."""
-        q, k, v, w = self.projections(layer, hs, x)
+        p = self.proj[layer](torch.cat([hs, x], dim=-1))
         if keep is None:
             keep = hs.new_ones(hs.shape[:2])
         delta = 1.0 if self.rule == "delta" else 0.0
         use_numba = self.backend == "numba" or (self.backend == "auto" and hs.device.type == "cpu")
-        if use_numba:
-            lam = torch.tensor(self.decays, dtype=q.dtype)
-            read, a_last = _MemoryFunction.apply(q, k, v, w, keep, a0, lam, delta, self.eps)
+        if use_numba:  # the kernels read q, k, v, w in place from the projection (no copies)
+            lam = torch.tensor(self.decays, dtype=p.dtype)
+            sizes = (self.heads, self.key_size, self.value_size)
+            read, a_last = _MemoryFunction.apply(p, keep, a0, lam, delta, self.eps, sizes)
         else:
+            q, k, v, w = _split(p, self.heads, self.key_size, self.value_size)
             read, a_last = self._memory_torch(q, k, v, w, keep, a0, delta)
         return read.flatten(-2)[..., : self.hidden_size], a_last
 
@@ -256,17 +255,25 @@ class FastWeightLSTM(RecurrentCore):
         return stats
 
 
+def _split(p: torch.Tensor, heads: int, dk: int, dv: int) -> tuple[torch.Tensor, ...]:
+    """The projection (…, heads·(2 d_k + d_v + 1)) as views q, k (…, heads, d_k), v (…, heads, d_v), w (…, heads)."""
+    q, k, v, w = torch.split(p, [heads * dk, heads * dk, heads * dv, heads], dim=-1)
+    return q.unflatten(-1, (heads, dk)), k.unflatten(-1, (heads, dk)), v.unflatten(-1, (heads, dv)), w
+
+
 class _MemoryFunction(torch.autograd.Function):
-    """The memory's time loop compiled (``_memory_kernels``), with its hand-derived backward."""
+    """The memory's time loop compiled (``_memory_kernels``), with its hand-derived backward; it takes
+    the whole projection p and returns its whole gradient, so nothing is split, copied or joined."""
 
     @staticmethod
-    def forward(ctx, q, k, v, w, keep, a0, lam, delta, eps):  # type: ignore[override]
+    def forward(ctx, p, keep, a0, lam, delta, eps, sizes):  # type: ignore[override]
         from fw_agents.cores import _memory_kernels as kernels
         from fw_agents.cores.fast_weights import _parallel
 
-        seq_len, batch, heads, dk = q.shape
-        dv = v.shape[3]
-        q, k, v, w, keep = (t.detach().contiguous() for t in (q, k, v, w, keep))
+        heads, dk, dv = sizes
+        p, keep = p.detach().contiguous(), keep.detach().contiguous()
+        q, k, v, w = _split(p, heads, dk, dv)
+        seq_len, batch = p.shape[:2]
         lam = lam.detach().to(q.dtype).contiguous()
         hist = q.new_empty(batch, heads, seq_len + 1, dk, dv)
         hist[:, :, 0] = a0.detach()
@@ -276,22 +283,24 @@ class _MemoryFunction(torch.autograd.Function):
         fn = kernels.memory_forward_parallel if parallel else kernels.memory_forward_serial
         fn(q.numpy(), k.numpy(), v.numpy(), w.numpy(), keep.numpy(), lam.numpy(), delta, eps, hist.numpy(),
            out.numpy(), rstd.numpy())  # fmt: skip
-        ctx.save_for_backward(q, k, v, w, keep, lam, hist, out, rstd)
-        ctx.settings = (delta, eps, parallel)
+        ctx.save_for_backward(p, keep, lam, hist, out, rstd)
+        ctx.settings = (delta, eps, parallel, sizes)
         return out, hist[:, :, -1].clone()
 
     @staticmethod
     def backward(ctx, g_out, g_end):  # type: ignore[override]
         from fw_agents.cores import _memory_kernels as kernels
 
-        q, k, v, w, keep, lam, hist, out, rstd = ctx.saved_tensors
-        delta, eps, parallel = ctx.settings
+        p, keep, lam, hist, out, rstd = ctx.saved_tensors
+        delta, eps, parallel, sizes = ctx.settings
+        q, k, v, w = _split(p, *sizes)
         g_out = torch.zeros_like(out) if g_out is None else g_out.contiguous()
         g_end = hist.new_zeros(hist[:, :, 0].shape) if g_end is None else g_end.contiguous()
-        dq, dk, dv, dw = (torch.empty_like(t) for t in (q, k, v, w))
+        dp = torch.empty_like(p)
+        dq, dk, dv, dw = _split(dp, *sizes)
         da0 = torch.empty_like(hist[:, :, 0])
         fn = kernels.memory_backward_parallel if parallel else kernels.memory_backward_serial
         fn(g_out.numpy(), g_end.numpy(), q.numpy(), k.numpy(), v.numpy(), w.numpy(), keep.numpy(), lam.numpy(),
            delta, eps, hist.numpy(), out.numpy(), rstd.numpy(), dq.numpy(), dk.numpy(), dv.numpy(), dw.numpy(),
            da0.numpy())  # fmt: skip
-        return dq, dk, dv, dw, None, da0, None, None, None
+        return dp, None, da0, None, None, None, None
