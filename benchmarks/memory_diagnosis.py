@@ -19,6 +19,12 @@ states (N: the read-out's own normalisation where the core has one). Reported:
 * **success, memory on / η = 0**: the trained agent's deterministic success rate on fresh episodes,
   then with the fast-weight read-out switched off (η = 0 in its cores, nothing else changed) —
   does the answer come from the memory?
+
+For runs of the default core (:class:`FastWeightLSTM`) the same columns mean: **read / input**,
+‖g ⊙ N(r)‖ / ‖h‖ at the query (the memory's share of the output against the LSTM's); **cue share**,
+Σ_heads |w_0| / Σ_heads Σ_j |w_j| with r = Σ_j w_j v(j) (:meth:`FastWeightLSTM.read_weights`; the
+cue is written at step 0); **positive scores**, the fraction of the w_j that are > 0; and the
+memory is switched off by setting the read-out gate g to 0.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from sb3_contrib import RecurrentPPO
 
 import envs
 from fw_agents.cores.fast_weights import FastWeightRNN
+from fw_agents.cores.fw_memory import FastWeightLSTM
 from fw_agents.evaluation import run_episodes
 from fw_agents.run_folder import find_model, load_model
 
@@ -57,12 +64,23 @@ def query_readout(core: FastWeightRNN, x: torch.Tensor) -> tuple[float, float, f
     return float(centred(read) / centred(z)), float(mass[1] / mass.sum()), float((scores[1:] > 0).float().mean())
 
 
+@torch.no_grad()
+def query_readout_lstm(core: FastWeightLSTM, x: torch.Tensor) -> tuple[float, float, float]:
+    """The same three figures for the default core at the last step of ``x`` (T, F)."""
+    stats = core.memory_diagnostics(x[-1:, None, :], core(x[:-1, None, :])[1]) if x.shape[0] > 1 else None
+    weights = core.read_weights(x)  # (heads, T): r = Σ_j w_j v(j) per head
+    mass = weights.abs().sum(0)
+    ratio = stats["read_ratio/0"] if stats else float("nan")
+    return ratio, float(mass[0] / mass.sum()), float((weights > 0).float().mean())
+
+
 def load_run(run: Path) -> tuple[RecurrentPPO, str]:
     path, config = find_model(run)
     model = load_model(path, device="cpu")
     core = model.policy.lstm_actor.core
-    if not isinstance(core, FastWeightRNN) or core.num_layers != 1 or core.inner_steps != 1:
-        raise SystemExit(f"error: {run} is not a one-layer, S = 1 fast-weight run")
+    rnn = isinstance(core, FastWeightRNN) and core.inner_steps == 1
+    if not (rnn or isinstance(core, FastWeightLSTM)) or core.num_layers != 1:
+        raise SystemExit(f"error: {run} is not a one-layer (S = 1) fast-weight run")
     return model, config["env_id"]
 
 
@@ -72,7 +90,13 @@ def success_with_and_without_memory(model: RecurrentPPO, env_id: str, episodes: 
     env = envs.make_env(env_id)
     with_memory = run_episodes(model, env, episodes, seed=30_000).success_rate
     for adapter in (model.policy.lstm_actor, model.policy.lstm_critic):
-        if adapter is not None:
+        if adapter is None:
+            continue
+        if isinstance(adapter.core, FastWeightLSTM):
+            with torch.no_grad():
+                for gate in adapter.core.gate:
+                    gate.zero_()
+        else:
             adapter.core.fast_lr = 0.0
     without = run_episodes(model, env, episodes, seed=30_000).success_rate
     return with_memory, without
@@ -86,11 +110,13 @@ def main() -> None:
     args = parser.parse_args()
     rows = [
         "| run | weights | read / input at the query | cue share (uniform = 1/(t+1)) | positive scores "
-        "| success (memory on / η = 0) |",
+        "| success (memory on / off: η = 0, or g = 0 for fw) |",
         "|---|---|---|---|---|---|",
     ]
+    kinds = set()
     for run in args.runs:
         model, env_id = load_run(run)
+        kinds.add(type(model.policy.lstm_actor.core).__name__)
         trained = model.policy.lstm_actor.core
         torch.manual_seed(0)
         fresh = type(trained)(trained.input_size, trained.hidden_size, **trained.settings())
@@ -98,7 +124,8 @@ def main() -> None:
         inputs = [episode_inputs(env, 20_000 + i) for i in range(args.episodes)]
         t = inputs[0].shape[0] - 1
         for label, core in (("trained", trained), ("at initialisation", fresh)):
-            stats = np.array([query_readout(core, x) for x in inputs])
+            readout = query_readout_lstm if isinstance(core, FastWeightLSTM) else query_readout
+            stats = np.array([readout(core, x) for x in inputs])
             ratio, share, positive = (statistics.mean(stats[:, i]) for i in range(3))
             success = "{:.2f} / {:.2f}".format(*success_with_and_without_memory(model, env_id, args.episodes)) \
                 if core is trained else "—"  # fmt: skip
@@ -106,7 +133,9 @@ def main() -> None:
                         f"{positive:.2f} | {success} |")  # fmt: skip
             print(rows[-1], flush=True)
     body = (
-        "## Diagnosis: how loud and how selective the fast-weight read-out is\n\n"
+        "## Diagnosis: how loud and how selective the fast-weight read-out is"
+        + (" (the default core)" if kinds == {"FastWeightLSTM"} else "")
+        + "\n\n"
         + "\n".join(rows)
         + f"\n\n`python benchmarks/memory_diagnosis.py {' '.join(str(r) for r in args.runs)} --episodes "
         f"{args.episodes}`: the actor's core replayed on {args.episodes} fresh episodes; measured at the query step."
