@@ -2,7 +2,7 @@
 
     python -m train.ppo --env MemoryCatch                 # fast weights, defaults from hyperparams.yml
     python -m train.ppo --env MemoryCatch --core lstm --seed 1 --timesteps 200000
-    python -m train.ppo --env MiniGrid-MemoryS7-v0 --hyperparams learning_rate:0.0003 policy_kwargs.decay:0.9
+    python -m train.ppo --env MiniGrid-MemoryS7-v0 --hyperparams learning_rate:0.0003 policy_kwargs.core_kwargs.heads:8
     python -m train.ppo --resume runs/MemoryCatch-v0_fw_seed0
 
 Ctrl-C stops at the next env step (twice: at once), saves a checkpoint (exit code 130);
@@ -31,8 +31,8 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--env", help="short name (MemoryCatch) or any registered Gymnasium id")
     p.add_argument("--core", "--policy", dest="core", default=DEFAULTS["core"],
-                   help="recurrent core: fw (default), fw-paper, lstm, irnn, gru, alstm (--policy: old name, kept "
-                        "for one release)")  # fmt: skip
+                   help="recurrent core: fw (default: LSTM + fast-weight memory), fw-rnn, fw-paper, lstm, irnn, "
+                        "gru, alstm (--policy: old name, kept for one release)")  # fmt: skip
     p.add_argument("--timesteps", type=int, help="total env steps (default: hyperparams.yml)")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--n-envs", type=int, help="parallel envs (default: hyperparams.yml)")
