@@ -1,6 +1,6 @@
 """The project's leaderboard: the memory suite through train.compare, published in RESULTS.md.
 
-    python benchmarks/memory_suite.py                  # runs what is missing (~90 min on 2 cores), then publishes
+    python benchmarks/memory_suite.py                  # runs what is missing (~2.5 h on 2 cores), then publishes
     python benchmarks/memory_suite.py --report-only    # publishes from the runs already there
     python benchmarks/memory_suite.py --quick          # the pipeline, printed, nothing published
 

@@ -128,7 +128,7 @@ def test_bad_suite_files(tmp_path, capsys, content, message):
 def test_project_suite_is_valid():
     suite = compare.load_suite("memory")
     compare.check(suite)
-    assert suite.cores == ["fw", "fw-rnn", "lstm", "gru"] and suite.seeds == [0, 1, 2]
+    assert suite.cores == ["fw", "fw-rnn", "fw-paper", "lstm", "gru"] and suite.seeds == [0, 1, 2]
     assert {"MemoryCatch-v0", "MiniGrid-MemoryS7-v0", "AssociativeRecall-v0"} <= {e.env for e in suite.envs}
     with pytest.raises(UsageError, match="suite file not found"):
         compare.load_suite("missing/suite.yml")
