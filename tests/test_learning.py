@@ -1,4 +1,4 @@
-"""Agents must *learn*: the shipped fast-weight policy on a small memory task, seeded and short."""
+"""Agents must *learn*: the shipped fast-weight policy on small memory tasks, seeded and short."""
 
 from __future__ import annotations
 
@@ -11,28 +11,25 @@ from fw_agents import FastWeightMlpPolicy
 from fw_agents.evaluation import run_episodes
 
 
+def success_after_training(env_id: str, n_envs: int, n_steps: int, batch_size: int, steps: int) -> float:
+    """Train the default policy (hidden 32, seed 0) for ``steps`` env steps; success on 200 fresh episodes."""
+    torch.manual_seed(0)
+    env = make_vec_env(lambda: envs.make_env(env_id), n_envs=n_envs, seed=0)
+    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=n_steps, batch_size=batch_size, n_epochs=4,
+                         learning_rate=1e-3, ent_coef=0.01, seed=0,
+                         policy_kwargs={"lstm_hidden_size": 32, "net_arch": {"pi": [32], "vf": [32]}})  # fmt: skip
+    model.learn(steps)
+    return run_episodes(model, envs.make_env(env_id), episodes=200, seed=100).success_rate
+
+
 def test_default_fast_weight_policy_learns_delayed_recall():
     """DelayedRecall-L10: the cue is shown once, the answer is asked 10 steps later. A memoryless
     agent succeeds half the time; the default fast-weight policy must reach 0.9 in 12k steps."""
-    torch.manual_seed(0)
-    env = make_vec_env(lambda: envs.make_env("DelayedRecall-L10"), n_envs=8, seed=0)
-    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=32, batch_size=128, n_epochs=4, learning_rate=1e-3,
-                         ent_coef=0.01, seed=0,
-                         policy_kwargs={"lstm_hidden_size": 32, "net_arch": {"pi": [32], "vf": [32]}})  # fmt: skip
-    model.learn(12_000)
-    result = run_episodes(model, envs.make_env("DelayedRecall-L10"), episodes=200, seed=100)
-    assert result.success_rate >= 0.9
+    assert success_after_training("DelayedRecall-L10", n_envs=8, n_steps=32, batch_size=128, steps=12_000) >= 0.9
 
 
 def test_default_fast_weight_memory_carries_a_cue_no_gradient_reaches():
     """DelayedRecall-L30 under 16-step rollouts: the answer comes 30 steps after the cue, so no
     gradient links them and only a memory written without gradient can carry the cue. The
     default core's fast-weight memory must (an LSTM core stays at chance, 0.5, here)."""
-    torch.manual_seed(0)
-    env = make_vec_env(lambda: envs.make_env("DelayedRecall-L30"), n_envs=16, seed=0)
-    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=16, batch_size=256, n_epochs=4, learning_rate=1e-3,
-                         ent_coef=0.01, seed=0,
-                         policy_kwargs={"lstm_hidden_size": 32, "net_arch": {"pi": [32], "vf": [32]}})  # fmt: skip
-    model.learn(20_000)
-    result = run_episodes(model, envs.make_env("DelayedRecall-L30"), episodes=200, seed=100)
-    assert result.success_rate >= 0.9
+    assert success_after_training("DelayedRecall-L30", n_envs=16, n_steps=16, batch_size=256, steps=20_000) >= 0.9
