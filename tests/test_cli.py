@@ -184,6 +184,16 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, vec_env):
 
 
 def test_first_ctrl_c_requests_a_stop_and_the_second_interrupts():
+    # start from Python's own handler, as a training process does (an earlier test in the same
+    # session may have left another one installed)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c_twice()
+    finally:
+        signal.signal(signal.SIGINT, outer)
+
+
+def _ctrl_c_twice() -> None:
     stop = StopOnInterrupt(log=lambda message: None)
     before = signal.getsignal(signal.SIGINT)
     with stop:
