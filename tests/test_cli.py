@@ -184,25 +184,16 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, vec_env):
 
 
 def test_first_ctrl_c_requests_a_stop_and_the_second_interrupts():
-    # start from Python's own handler, as a training process does (an earlier test in the same
-    # session may have left another one installed)
-    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        _ctrl_c_twice()
-    finally:
-        signal.signal(signal.SIGINT, outer)
-
-
-def _ctrl_c_twice() -> None:
+    # raise_signal sends SIGINT to this (the main) thread; os.kill(getpid()) let the kernel pick any
+    # thread of the process, and the test failed now and then once other threads existed
     stop = StopOnInterrupt(log=lambda message: None)
     before = signal.getsignal(signal.SIGINT)
     with stop:
         assert stop._on_step()
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.1)  # the handler runs at the next bytecode boundary
+        signal.raise_signal(signal.SIGINT)
         assert stop.requested and not stop._on_step()
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
             time.sleep(1)
     assert signal.getsignal(signal.SIGINT) is before
 
