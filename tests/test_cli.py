@@ -184,18 +184,20 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, vec_env):
 
 
 def test_first_ctrl_c_requests_a_stop_and_the_second_interrupts():
-    # raise_signal sends SIGINT to this (the main) thread; os.kill(getpid()) let the kernel pick any
-    # thread of the process, and the test failed now and then once other threads existed
+    # from Python's own handler, as in a training process; raise_signal signals this (the main)
+    # thread and runs the handler before it returns
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = StopOnInterrupt(log=lambda message: None)
-    before = signal.getsignal(signal.SIGINT)
-    with stop:
-        assert stop._on_step()
-        signal.raise_signal(signal.SIGINT)
-        assert stop.requested and not stop._on_step()
-        with pytest.raises(KeyboardInterrupt):
+    try:
+        with stop:
+            assert stop._on_step()
             signal.raise_signal(signal.SIGINT)
-            time.sleep(1)
-    assert signal.getsignal(signal.SIGINT) is before
+            assert stop.requested and not stop._on_step()
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_subproc_vec_env_and_gym_packages(tmp_path):
