@@ -56,7 +56,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fw_agents.cores.base import RecurrentCore, State, _check_positive_int, register_core
+from fw_agents.cores.base import RecurrentCore, State, _check_dropout, _check_positive_int, register_core
 
 FORMS = ("matrix", "attention")
 GATES = (None, "unit", "layer")
@@ -124,8 +124,7 @@ class FastWeightRNN(RecurrentCore):
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        _check_dropout(dropout)
         if read_gate not in GATES:
             raise ValueError(f"read_gate must be one of {GATES}, got {read_gate!r}")
         if learn_decay and not 0.0 < float(decay) < 1.0:

@@ -36,9 +36,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fw_agents.cores.base import RecurrentCore, State, _check_positive_int, register_core, run_in_segments
+from fw_agents.cores.base import (
+    RecurrentCore,
+    State,
+    _check_dropout,
+    _check_positive_int,
+    register_core,
+    run_in_segments,
+)
+from fw_agents.cores.fast_weights import BACKENDS
 
-BACKENDS = ("auto", "numba", "torch")
 RULES = ("delta", "add")
 
 
@@ -93,8 +100,7 @@ class FastWeightLSTM(RecurrentCore):
             raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        _check_dropout(dropout)
         decays = spread_decays(heads) if decays is None else [float(d) for d in decays]
         if len(decays) != heads or not all(0.0 <= d <= 1.0 for d in decays):
             raise ValueError(f"decays must be {heads} values in [0, 1] (one per head), got {decays!r}")
@@ -146,7 +152,7 @@ class FastWeightLSTM(RecurrentCore):
             if layer > 0:
                 out = self.drop(out)
             hs, h_last, c_last = self._slow(layer, out, h_all[layer], c_all[layer], episode_starts)
-            read, a_last = self.memory(layer, hs, out, a_all[layer], keep)
+            read, a_last = self.memory(self.project(layer, hs, out), a_all[layer], keep)
             out = torch.addcmul(hs + self.shift[layer], self.gate[layer], read)
             new_h.append(h_last)
             new_c.append(c_last)
@@ -166,26 +172,34 @@ class FastWeightLSTM(RecurrentCore):
         hs, (h_last, c_last) = run_in_segments(step, x, (h0[None], c0[None]), starts)
         return hs, h_last[0], c_last[0]
 
+    def project(self, layer: int, hs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """p = P [h; x] + p₀ (T, B, heads·(2 d_k + d_v + 1)); :func:`_split` gives its q, k, v, w."""
+        return self.proj[layer](torch.cat([hs, x], dim=-1))
+
     def projections(self, layer: int, hs: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """q, k (T, B, heads, d_k), v (T, B, heads, d_v) and the write logit w (T, B, heads)."""
-        return _split(self.proj[layer](torch.cat([hs, x], dim=-1)), self.heads, self.key_size, self.value_size)
+        return _split(self.project(layer, hs, x), self.heads, self.key_size, self.value_size)
 
-    def memory(
-        self, layer: int, hs: torch.Tensor, x: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """N(r(t)) for every step, flattened to (T, B, H), and A after the last step."""
-        p = self.proj[layer](torch.cat([hs, x], dim=-1))
+    @property
+    def delta(self) -> float:
+        """δ of the write: 1 for the delta rule, 0 for the add rule."""
+        return 1.0 if self.rule == "delta" else 0.0
+
+    def lam(self, like: torch.Tensor) -> torch.Tensor:
+        """λ per head, (heads,), in ``like``'s dtype and device (exact for float64 tests)."""
+        return torch.tensor(self.decays, dtype=like.dtype, device=like.device)
+
+    def memory(self, p: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """N(r(t)) for every step from the projection ``p``, flattened to (T, B, H), and A after the last step."""
         if keep is None:
-            keep = hs.new_ones(hs.shape[:2])
-        delta = 1.0 if self.rule == "delta" else 0.0
-        use_numba = self.backend == "numba" or (self.backend == "auto" and hs.device.type == "cpu")
+            keep = p.new_ones(p.shape[:2])
+        use_numba = self.backend == "numba" or (self.backend == "auto" and p.device.type == "cpu")
         if use_numba:  # the kernels read q, k, v, w in place from the projection (no copies)
-            lam = torch.tensor(self.decays, dtype=p.dtype)
             sizes = (self.heads, self.key_size, self.value_size)
-            read, a_last = _MemoryFunction.apply(p, keep, a0, lam, delta, self.eps, sizes)
+            read, a_last = _MemoryFunction.apply(p, keep, a0, self.lam(p), self.delta, self.eps, sizes)
         else:
             q, k, v, w = _split(p, self.heads, self.key_size, self.value_size)
-            read, a_last = self._memory_torch(q, k, v, w, keep, a0, delta)
+            read, a_last = self._memory_torch(q, k, v, w, keep, a0, self.delta)
         return read.flatten(-2)[..., : self.hidden_size], a_last
 
     def _memory_torch(
@@ -193,7 +207,7 @@ class FastWeightLSTM(RecurrentCore):
         a0: torch.Tensor, delta: float,
     ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """The equations step by step, Aᵀ (B, heads, d_k, d_v) updated every step."""
-        lam = torch.tensor(self.decays, dtype=q.dtype, device=q.device).view(1, -1, 1, 1)
+        lam = self.lam(q).view(1, -1, 1, 1)
         kappa = F.normalize(k, dim=-1, eps=self.eps)
         beta = torch.sigmoid(w)[..., None, None]
         a, reads = a0, []
@@ -219,8 +233,7 @@ class FastWeightLSTM(RecurrentCore):
         hs, _, _ = self._slow(0, x, zeros, zeros, None)
         q, k, _, w = self.projections(0, hs, x)
         kappa, beta = F.normalize(k[:, 0], dim=-1, eps=self.eps), torch.sigmoid(w[:, 0])
-        lam = torch.tensor(self.decays, dtype=x.dtype, device=x.device)[:, None]
-        delta = 1.0 if self.rule == "delta" else 0.0
+        lam, delta = self.lam(x)[:, None], self.delta
         p = q[-1, 0]  # (heads, d_k): M_j q, carried backwards
         weights = x.new_zeros(self.heads, x.shape[0])
         for j in range(x.shape[0] - 1, -1, -1):
@@ -246,11 +259,13 @@ class FastWeightLSTM(RecurrentCore):
         out, stats = x, {}
         for layer in range(self.num_layers):
             hs, _, _ = self._slow(layer, out, state[0][layer], state[1][layer], starts)
-            read, _ = self.memory(layer, hs, out, state[2][layer], keep)
+            p = self.project(layer, hs, out)
+            read, _ = self.memory(p, state[2][layer], keep)
             gated = self.gate[layer] * read
             stats[f"read_ratio/{layer}"] = float((gated.norm(dim=-1) / hs.norm(dim=-1).clamp_min(1e-8)).mean())
             stats[f"gate_abs/{layer}"] = float(self.gate[layer].abs().mean())
-            stats[f"write/{layer}"] = float(torch.sigmoid(self.projections(layer, hs, out)[3]).mean())
+            w = _split(p, self.heads, self.key_size, self.value_size)[3]
+            stats[f"write/{layer}"] = float(torch.sigmoid(w).mean())
             out = torch.addcmul(hs + self.shift[layer], self.gate[layer], read)
         return stats
 

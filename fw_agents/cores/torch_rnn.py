@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fw_agents.cores.base import RecurrentCore, State, register_core, run_in_segments
+from fw_agents.cores.base import RecurrentCore, State, _check_dropout, register_core, run_in_segments
 
 
 class _TorchRNNCore(RecurrentCore):
@@ -21,8 +21,7 @@ class _TorchRNNCore(RecurrentCore):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> None:
         super().__init__(input_size, hidden_size, num_layers)
-        if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        _check_dropout(dropout)
 
     def state_shapes(self) -> list[tuple[int, ...]]:
         return [(self.num_layers, self.hidden_size)] * self.n_state_tensors
