@@ -446,20 +446,53 @@ def test_one_step_at_a_time_equals_one_pass(name, kwargs):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
-def test_alstm_fast_path_equals_its_stepwise_reference():
-    """The A-LSTM's fast forward (one input projection for all steps, permuted key copies from the
-    projection's weight) equals the first, step-by-step implementation: outputs, states, gradients."""
+def test_alstm_compiled_and_torch_forwards_equal_the_stepwise_reference():
+    """The A-LSTM's compiled cell (numba, hand-derived backward; keys projected once and read through
+    each copy's permutation) and its torch forward (one input projection for all steps, permuted key
+    copies from the projection's weight) both equal the first, step-by-step implementation: outputs,
+    states and every gradient, across episode starts, two layers and bounds that clip (|z| > 1)."""
     torch.manual_seed(0)
     core = make_core("alstm", 6, 10, num_layers=2, n_copies=3).double()
-    x = torch.randn(9, 5, 6, dtype=torch.float64, requires_grad=True)
+    x = (3 * torch.randn(9, 5, 6, dtype=torch.float64)).requires_grad_()
     starts = torch.zeros(9, 5, dtype=torch.float64)
     starts[0], starts[4, 2], starts[6, 0] = 1.0, 1.0, 1.0
-    state = (torch.randn(2, 5, 10, dtype=torch.float64), torch.randn(2, 5, 30, dtype=torch.float64))
+    state = tuple(torch.randn(2, 5, n, dtype=torch.float64, requires_grad=True) for n in (10, 30))
     results = []
-    for forward in (core._forward, core._forward_stepwise):
-        y, (h, c) = forward(x, state, starts)
+    for backend, forward in (("numba", "_forward"), ("torch", "_forward"), ("torch", "_forward_stepwise")):
+        core.backend = backend
+        y, (h, c) = getattr(core, forward)(x, state, starts)
         loss = (y**2).sum() + (1.7 * h).sum() + (c**3).sum()
-        results.append((y, h, c, torch.autograd.grad(loss, [x, *core.parameters()])))
-    (y1, h1, c1, g1), (y2, h2, c2, g2) = results
-    for a, b in [(y1, y2), (h1, h2), (c1, c2), *zip(g1, g2, strict=True)]:
-        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+        results.append((y, h, c, torch.autograd.grad(loss, [x, *state, *core.parameters()])))
+    (y1, h1, c1, g1), *others = results
+    for y2, h2, c2, g2 in others:
+        for a, b in [(y1, y2), (h1, h2), (c1, c2), *zip(g1, g2, strict=True)]:
+            torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
+def test_alstm_compiled_cell_passes_gradcheck_and_matches_in_float32():
+    from fw_agents.cores.alstm import _CellFunction
+
+    torch.manual_seed(1)
+    core = make_core("alstm", 4, 6, n_copies=2)
+    perms = core.perms
+    pre_x = (2 * torch.randn(4, 3, 27, dtype=torch.float64)).requires_grad_()
+    w_h = torch.randn(6, 27, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(3, 2, 2, 3, dtype=torch.float64, requires_grad=True)
+    keep = torch.tensor([[1.0, 1, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda *a: _CellFunction.apply(*a, keep, perms), (pre_x, w_h, h0, c0))
+    x = torch.randn(7, 5, 4)
+    state = core.initial_state(5)
+    y32, _ = core(x, state)
+    core.backend = "torch"
+    torch.testing.assert_close(core(x, state)[0], y32, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"hidden_size": 7}, "even"), ({"n_copies": 0}, "n_copies"), ({"dropout": 1.0}, "dropout"),
+     ({"backend": "cuda"}, "backend")],
+)  # fmt: skip
+def test_alstm_bad_settings_raise(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        make_core("alstm", 4, **{"hidden_size": 6, **kwargs})

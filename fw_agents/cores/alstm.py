@@ -15,6 +15,11 @@ from [x(t), h(t−1)]:
 the paper. The hidden size H counts real units (H/2 complex numbers), so a model with
 ``hidden_size=R`` has R outputs like the other cores. State: ``(h, c)`` with h (L, B, H) and
 c (L, B, n_copies·H). This core backs the A-LSTM row of the paper's Table 1.
+
+On the CPU (``backend="auto"`` or ``"numba"``) each step's cell runs compiled, forward and a
+hand-derived backward (``_alstm_kernels``), with the step's matrix products in torch; the same
+equations in torch operations (``backend="torch"``, any device) and the first, step-by-step
+implementation (:meth:`AssociativeLSTMCore._forward_stepwise`) are the references it is tested against.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fw_agents.cores.base import RecurrentCore, State, _check_positive_int, register_core
+from fw_agents.cores.base import RecurrentCore, State, _check_dropout, _check_positive_int, register_core
+from fw_agents.cores.fast_weights import BACKENDS, _parallel
 
 
 def _bound(re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -32,17 +38,25 @@ def _bound(re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 @register_core("alstm")
 class AssociativeLSTMCore(RecurrentCore):
-    """Associative LSTM core; ``hidden_size`` must be even (real + imaginary halves)."""
+    """Associative LSTM core; ``hidden_size`` must be even (real + imaginary halves).
+
+    :param n_copies: redundant copies of the memory (keys permuted per copy; copy 0 unpermuted).
+    :param seed: seeds the copies' fixed permutations.
+    :param backend: ``"numba"`` (compiled cell, CPU), ``"torch"`` (eager, any device) or ``"auto"``
+        (numba on the CPU).
+    """
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, dropout: float = 0.0,
-                 n_copies: int = 4, seed: int = 0) -> None:  # fmt: skip
+                 n_copies: int = 4, seed: int = 0, backend: str = "auto") -> None:  # fmt: skip
         super().__init__(input_size, hidden_size, num_layers)
         if hidden_size % 2:
             raise ValueError(f"hidden_size must be even for the associative LSTM (complex units), got {hidden_size}")
         _check_positive_int("n_copies", n_copies)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        _check_dropout(dropout)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.n_copies = n_copies
+        self.backend = backend
         self.drop = nn.Dropout(float(dropout))
         half = hidden_size // 2
         # per layer: 3 gates (H/2 each) + u, r_in, r_out (H each, re and im halves)
@@ -99,6 +113,28 @@ class AssociativeLSTMCore(RecurrentCore):
         return linear.weight[index], linear.bias[index]
 
     def _forward(
+        self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
+        if not (self.backend == "numba" or (self.backend == "auto" and x.device.type == "cpu")):
+            return self._forward_torch(x, state, episode_starts)
+        h_all, c_all = state
+        keep = None if episode_starts is None else 1.0 - episode_starts
+        new_h, new_c = [], []
+        out = x
+        for layer in range(self.num_layers):
+            if layer > 0:
+                out = self.drop(out)
+            linear = self.linears[layer]
+            n_in = linear.in_features - self.hidden_size
+            pre_x = torch.nn.functional.linear(out, linear.weight[:, :n_in], linear.bias)
+            batch = out.shape[1]
+            c0 = c_all[layer].view(batch, self.n_copies, 2, self.hidden_size // 2)
+            out, c = _CellFunction.apply(pre_x, linear.weight[:, n_in:].t(), h_all[layer], c0, keep, self.perms)
+            new_h.append(out[-1])
+            new_c.append(c.reshape(batch, -1))
+        return out, (torch.stack(new_h), torch.stack(new_c))
+
+    def _forward_torch(
         self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
     ) -> tuple[torch.Tensor, State]:
         """The equations of :meth:`_step` with fewer operations a step: the input part of every step's
@@ -167,3 +203,56 @@ class AssociativeLSTMCore(RecurrentCore):
             new_h.append(h)
             new_c.append(c)
         return out, (torch.stack(new_h), torch.stack(new_c))
+
+
+class _CellFunction(torch.autograd.Function):
+    """One layer's time loop: each step's projection ``pre_x[t] + h(t−1) W_h`` in torch (the keys once,
+    not once per copy), the cell compiled (``_alstm_kernels``, which reads each copy's keys through its
+    permutation), and the hand-derived backward through both; W_h's gradient in one matrix product
+    over all steps at the end."""
+
+    @staticmethod
+    def forward(ctx, pre_x, w_h, h0, c0, keep, perms):  # type: ignore[override]
+        from fw_agents.cores import _alstm_kernels as kernels
+
+        pre_x, w_h, perms = pre_x.detach(), w_h.detach(), perms.numpy()
+        seq_len, batch = pre_x.shape[:2]
+        parallel = _parallel(seq_len, batch)
+        cell = kernels.cell_forward_parallel if parallel else kernels.cell_forward_serial
+        pre = torch.empty_like(pre_x)
+        cells = c0.new_empty(seq_len + 1, *c0.shape)  # index t: the cell carried into step t
+        cells[0] = c0.detach()
+        h_prev = h0.new_empty(seq_len, *h0.shape)  # the hidden state carried into step t
+        out = h0.new_empty(seq_len, *h0.shape)
+        h = h0.detach()
+        for t in range(seq_len):
+            if keep is not None:
+                h = h * keep[t].unsqueeze(1)
+                cells[t] *= keep[t].view(-1, 1, 1, 1)
+            h_prev[t] = h
+            torch.addmm(pre_x[t], h, w_h, out=pre[t])
+            cell(pre[t].numpy(), perms, cells[t].numpy(), out[t].numpy(), cells[t + 1].numpy())
+            h = out[t]
+        ctx.save_for_backward(pre, cells, h_prev, w_h, keep)
+        ctx.parallel, ctx.perms = parallel, perms
+        return out, cells[-1].clone()
+
+    @staticmethod
+    def backward(ctx, g_out, g_end):  # type: ignore[override]
+        from fw_agents.cores import _alstm_kernels as kernels
+
+        pre, cells, h_prev, w_h, keep = ctx.saved_tensors
+        cell = kernels.cell_backward_parallel if ctx.parallel else kernels.cell_backward_serial
+        seq_len = pre.shape[0]
+        g_pre = torch.empty_like(pre)
+        g_c = cells.new_zeros(cells.shape[1:]) if g_end is None else g_end.contiguous().clone()
+        g_h = h_prev.new_zeros(h_prev.shape[1:])
+        for t in reversed(range(seq_len)):
+            g_ht = g_h if g_out is None else g_out[t] + g_h
+            cell(pre[t].numpy(), ctx.perms, cells[t].numpy(), g_ht.contiguous().numpy(), g_c.numpy(), g_pre[t].numpy())
+            g_h = g_pre[t] @ w_h.t()
+            if keep is not None:
+                g_h *= keep[t].unsqueeze(1)
+                g_c *= keep[t].view(-1, 1, 1, 1)
+        g_w = h_prev.flatten(0, 1).t() @ g_pre.flatten(0, 1)
+        return g_pre, g_w, g_h, g_c, None, None
