@@ -4,12 +4,12 @@
     python benchmarks/assoc_table.py --quick              # pipeline check in about a minute
 
 Every model (the paper's fast weights, the package's default fast-weight core, LSTM, IRNN,
-A-LSTM) at R = 20, 50, 100 with ``--seeds`` seeds, each run ``--steps`` parameter updates (the
-same for every model; ``--time-limit`` seconds is a safety net and the table lists any run it
-cut short), in parallel processes (``--jobs``). Then the inner-loop sweep S = 1, 2, 3 for the
-paper's fast weights at R = 20. ``--long STEPS`` instead runs both fast-weight cores and the
-LSTM at R = 20 for a longer budget, with ``--warmup`` / ``--schedule`` (learning-rate warm-up and
-cosine decay). Results go to
+A-LSTM) at R = 20, 50, 100 with ``--seeds`` seeds, each run ``--steps`` parameter updates with
+``--warmup`` updates of learning-rate warm-up and a ``--schedule`` (cosine decay by default) —
+the same for every model; ``--time-limit`` seconds is a safety net and the table lists any run it
+cut short — in parallel processes (``--jobs``). Then the inner-loop sweep S = 1, 2, 3 for the
+paper's fast weights at R = 20. ``--long STEPS`` instead runs the fast-weight cores and the
+LSTM at R = 20 for a longer budget. Finished runs are reused (``--rerun`` repeats them). Results go to
 ``benchmarks/results/assoc/*.json``, a markdown table into RESULTS.md (between markers, next
 to the paper's numbers) and ``benchmarks/results/assoc_r20.png`` (validation error against
 training steps at R = 20).
@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _common import ROOT, mean_std, paper_table, pyplot, run_json, time_limited, write_section
+
+from fw_agents.supervised.models import SCHEDULES
 
 OUT = ROOT / "benchmarks" / "results"
 RESULTS = ROOT / "RESULTS.md"
@@ -45,9 +47,11 @@ LONG_CORES = ("fw-paper", "fw-rnn", "fw", "lstm")
 
 
 def run_one(core: str, hidden: int, seed: int, args: argparse.Namespace, inner_steps: int | None = None) -> dict:
-    tag = f"{core}_R{hidden}_seed{seed}" + (f"_S{inner_steps}" if inner_steps else "")
+    tag = f"{core}_R{hidden}_seed{seed}_steps{args.steps}_w{args.warmup}_{args.schedule}"
+    tag += f"_S{inner_steps}" if inner_steps else ""
     cli = ["--core", core, "--hidden", str(hidden), "--seed", str(seed), "--steps", str(args.steps),
-           "--time-limit", str(args.time_limit), "--threads", "1"]  # fmt: skip
+           "--warmup", str(args.warmup), "--schedule", args.schedule, "--time-limit", str(args.time_limit),
+           "--threads", "1"]  # fmt: skip
     if inner_steps:
         cli += ["--inner-steps", str(inner_steps)]
     if args.quick:
@@ -124,15 +128,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny data and budget: checks the pipeline")
     parser.add_argument("--rerun", action="store_true", help="ignore finished runs in benchmarks/results/assoc")
     parser.add_argument("--long", type=int, metavar="STEPS", help="only: fast weights and LSTM at R = 20, this budget")
-    parser.add_argument("--warmup", type=int, default=0, help="with --long: learning-rate warm-up updates")
-    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant", help="with --long")
+    parser.add_argument("--warmup", type=int, default=1000, help="learning-rate warm-up updates")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="learning rate after the warm-up")
     args = parser.parse_args()
     if args.long:
         (OUT / "assoc").mkdir(parents=True, exist_ok=True)
         long_budget(args)
         return
     if args.quick:
-        args.steps, args.time_limit, args.seeds = 30, 60, 1
+        args.steps, args.warmup, args.time_limit, args.seeds = 30, 5, 60, 1
         OUT = Path(os.environ.get("TMPDIR", "/tmp")) / "fw_agents_assoc_quick"
         RESULTS = OUT / "RESULTS.md"
         args.rerun = True
@@ -148,14 +152,16 @@ def main() -> None:
     sweep = {1: results[("fw-paper", 20)], 2: results[("sweep", 2)], 3: results[("sweep", 3)]}
     png = OUT / "assoc_r20.png"
     plot(results, png)
-    command = f"python benchmarks/assoc_table.py --seeds {args.seeds} --steps {args.steps}"
+    command = (f"python benchmarks/assoc_table.py --seeds {args.seeds} --steps {args.steps} --warmup {args.warmup} "
+               f"--schedule {args.schedule}")  # fmt: skip
     cut = time_limited(results)
     budget = (
         f"`{command} --time-limit {args.time_limit:g}`"
         f" on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), one torch thread per run, "
         f"{args.jobs} runs at a time; seeds 0–{args.seeds - 1} (data splits and initialisation); every run "
         f"{args.steps:,} parameter updates (batch 128: {128 * args.steps / 100_000:g} epochs of the 100,000 "
-        f"training sequences), Adam lr 1e-3, gradient clipping 5, embedding 100, read-out ReLU layer of 100; "
+        f"training sequences), Adam lr 1e-3 with {args.warmup:,} updates of linear warm-up and a {args.schedule} "
+        "schedule, gradient clipping 5, embedding 100, read-out ReLU layer of 100; "
         f"the model with the best validation error is tested. Runs cut short by the "
         f"{args.time_limit:g} s safety limit: {', '.join(cut) or 'none'}. Wall clock for the whole table: "
         f"{(time.time() - start) / 60:.0f} min."
