@@ -8,7 +8,8 @@
 The paper's fast weights, the package's default fast-weight core, LSTM, IRNN and the ConvNet
 reference at hidden sizes 50, 100, 200, ``--seeds`` seeds each, every run ``--steps`` parameter
 updates (equal for every model; ``--time-limit`` seconds is a safety net, and the table lists
-any run it cut short), in parallel processes. Writes ``benchmarks/results/glimpses/<data
+any run it cut short), in parallel processes; finished runs of the same budget are reused
+(``--rerun`` repeats them). Writes ``benchmarks/results/glimpses/<data
 set>/*.json`` and a table into RESULTS.md beside the paper's, named by the data set actually
 read; only MNIST is comparable with the paper's numbers.
 """
@@ -45,7 +46,7 @@ def run_one(model: str, hidden: int, seed: int, args: argparse.Namespace, out_di
         cli += ["--data-dir", str(args.data_dir)]
     if args.dataset:
         cli += ["--dataset", args.dataset]
-    return run_json("train.glimpses", cli, out_dir / f"{model}_H{hidden}_seed{seed}.json", args.rerun)
+    return run_json("train.glimpses", cli, out_dir / f"{model}_H{hidden}_seed{seed}_steps{args.steps}.json", args.rerun)
 
 
 def main() -> None:
@@ -53,7 +54,7 @@ def main() -> None:
     parser.add_argument("--data-dir", "--mnist-dir", dest="data_dir", type=Path, help="an IDX folder (MNIST format)")
     parser.add_argument("--dataset", help="its name (default: recognised); Fashion-MNIST alone reads Debian's folder")
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=10_000, help="parameter updates per run, every model")
+    parser.add_argument("--steps", type=int, default=2_000, help="parameter updates per run, every model")
     parser.add_argument("--time-limit", type=float, default=1800, help="safety net, seconds per run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true")
