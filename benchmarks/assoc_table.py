@@ -59,8 +59,15 @@ def run_one(core: str, hidden: int, seed: int, args: argparse.Namespace, inner_s
     return run_json("train.assoc", cli, OUT / "assoc" / f"{tag}.json", args.rerun)
 
 
+def schedule_words(args: argparse.Namespace) -> str:
+    """``"1,000 warm-up updates, cosine schedule"`` or ``"constant learning rate"``."""
+    if args.schedule == "constant" and not args.warmup:
+        return "constant learning rate"
+    return f"{args.warmup:,} warm-up updates, {args.schedule} schedule"
+
+
 def long_budget(args: argparse.Namespace) -> None:
-    """Both fast-weight cores and the LSTM at R = 20 for ``--long`` updates, with the warm-up and schedule."""
+    """The fast-weight cores and the LSTM at R = 20 for ``--long`` updates, with the warm-up and schedule."""
     jobs = [(core, seed) for core in LONG_CORES for seed in range(args.seeds)]
     tag = f"long{args.long}_w{args.warmup}_{args.schedule}"
 
@@ -83,14 +90,25 @@ def long_budget(args: argparse.Namespace) -> None:
         lines.append(f"| {NAMES[core]} | {cells} | {statistics.mean(errors):.2f} | {seconds:.0f} | {paper} |")
     cut = time_limited({"long": list(results.values())})
     write_section(
-        "assoc-long",
+        f"assoc-{tag}",
         results=RESULTS,
-        body="## Associative retrieval at R = 20 with a longer budget\n\n" + "\n".join(lines) + "\n\n"
+        body=f"## Associative retrieval at R = 20, {args.long:,} updates, {schedule_words(args)}\n\n"
+        + "\n".join(lines)
+        + "\n\n"
         f"`python benchmarks/assoc_table.py --long {args.long} --warmup {args.warmup} --schedule {args.schedule} "
-        f"--seeds {args.seeds}`: {args.long:,} parameter updates per run (batch 128), learning rate 1e-3 with "
-        f"{args.warmup} warm-up updates and a {args.schedule} schedule, one torch thread, otherwise as the table "
-        f"above. Runs cut short by the {args.time_limit:g} s safety limit: {', '.join(cut) or 'none'}.",
+        f"--seeds {args.seeds}`: {args.long:,} parameter updates per run (batch 128), learning rate 1e-3, "
+        f"{schedule_words(args)}, one torch thread, otherwise as the table above. Runs cut short by the "
+        f"{args.time_limit:g} s safety limit: {', '.join(cut) or 'none'}.",
     )
+
+
+def seconds_line(results: dict) -> str:
+    """Mean wall-clock seconds of a run per model and size, e.g. ``LSTM 61 / 90 / 160``."""
+    cells = []
+    for core in CORES:
+        times = [statistics.mean(r["seconds"] for r in results[(core, size)]) for size in SIZES]
+        cells.append(f"{NAMES[core]} {' / '.join(f'{t:.0f}' for t in times)}")
+    return "; ".join(cells)
 
 
 def sweep_table(sweep: dict) -> str:
@@ -162,7 +180,8 @@ def main() -> None:
         f"{args.steps:,} parameter updates (batch 128: {128 * args.steps / 100_000:g} epochs of the 100,000 "
         f"training sequences), Adam lr 1e-3 with {args.warmup:,} updates of linear warm-up and a {args.schedule} "
         "schedule, gradient clipping 5, embedding 100, read-out ReLU layer of 100; "
-        f"the model with the best validation error is tested. Runs cut short by the "
+        f"the model with the best validation error is tested. Seconds per run (mean over seeds, R = "
+        f"{' / '.join(map(str, SIZES))}): {seconds_line(results)}. Runs cut short by the "
         f"{args.time_limit:g} s safety limit: {', '.join(cut) or 'none'}. Wall clock for the whole table: "
         f"{(time.time() - start) / 60:.0f} min."
     )

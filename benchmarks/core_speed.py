@@ -30,6 +30,8 @@ CORES = [
     ("fw-rnn attention S=2", "fw-rnn", {"form": "attention", "inner_steps": 2}),
     ("fw-rnn matrix S=1", "fw-rnn", {"form": "matrix", "inner_steps": 1}),
     ("fw-rnn matrix S=2", "fw-rnn", {"form": "matrix", "inner_steps": 2}),
+    ("alstm (compiled cell)", "alstm", {}),
+    ("alstm, torch forward", "alstm", {"backend": "torch"}),
 ]
 SETTINGS = [(64, 16, 32, 64), (256, 16, 32, 128)]
 

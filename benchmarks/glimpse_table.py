@@ -3,6 +3,7 @@
     python benchmarks/glimpse_table.py                              # sklearn digits (no files needed)
     python benchmarks/glimpse_table.py --data-dir ~/data/mnist      # real MNIST, comparable with the paper
     python benchmarks/glimpse_table.py --dataset Fashion-MNIST      # Debian's dataset-fashion-mnist
+    python benchmarks/glimpse_table.py --dataset Fashion-MNIST --models fw-paper,lstm --sizes 100 --steps 10000
     python benchmarks/glimpse_table.py --quick                      # pipeline check
 
 The paper's fast weights, the package's default fast-weight core, LSTM, IRNN and the ConvNet
@@ -11,7 +12,8 @@ updates (equal for every model; ``--time-limit`` seconds is a safety net, and th
 any run it cut short), in parallel processes; finished runs of the same budget are reused
 (``--rerun`` repeats them). Writes ``benchmarks/results/glimpses/<data
 set>/*.json`` and a table into RESULTS.md beside the paper's, named by the data set actually
-read; only MNIST is comparable with the paper's numbers.
+read; only MNIST is comparable with the paper's numbers. ``--models`` / ``--sizes`` run part of
+the table (its own RESULTS.md section, named by the budget), e.g. a longer budget for a few models.
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ def run_one(model: str, hidden: int, seed: int, args: argparse.Namespace, out_di
     return run_json("train.glimpses", cli, out_dir / f"{model}_H{hidden}_seed{seed}_steps{args.steps}.json", args.rerun)
 
 
+def per_seed(results: dict) -> str:
+    """``"LSTM H=50: 17.21, 18.02; …"``: every run's test error %, seeds in order."""
+    return "; ".join(
+        f"{NAMES[model]} H={hidden}: " + ", ".join(f"{100 * r['test_error']:.2f}" for r in runs)
+        for (model, hidden), runs in results.items()
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", "--mnist-dir", dest="data_dir", type=Path, help="an IDX folder (MNIST format)")
@@ -57,11 +67,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2_000, help="parameter updates per run, every model")
     parser.add_argument("--time-limit", type=float, default=1800, help="safety net, seconds per run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {','.join(MODELS)}")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated hidden sizes")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rerun", action="store_true")
     args = parser.parse_args()
     from fw_agents.supervised.glimpses import load_dataset
 
+    models, sizes = args.models.split(","), args.sizes.split(",")
+    if unknown := [m for m in models if m not in MODELS]:
+        raise SystemExit(f"error: unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+    if not all(n.isdigit() and int(n) > 0 for n in sizes):
+        raise SystemExit(f"error: --sizes must be positive integers, got {args.sizes!r}")
+    sizes = [int(n) for n in sizes]
     try:
         dataset = load_dataset(args.data_dir, args.dataset)[1]
     except (FileNotFoundError, ValueError) as err:
@@ -72,7 +90,7 @@ def main() -> None:
         args.steps, args.time_limit, args.seeds, args.rerun = 20, 30, 1, True
         out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "fw_agents_glimpses_quick"
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(model, hidden, seed) for hidden in SIZES for model in MODELS for seed in range(args.seeds)]
+    jobs = [(model, hidden, seed) for hidden in sizes for model in models for seed in range(args.seeds)]
     start = time.time()
     with ThreadPoolExecutor(args.jobs) as pool:
         finished = list(pool.map(lambda job: run_one(*job, args, out_dir), jobs))
@@ -86,21 +104,29 @@ def main() -> None:
     }
     caveat = caveats.get(dataset, f"\n\n**{dataset}, not MNIST**: not comparable with the paper's numbers.")
     cut = time_limited(results)
+    whole = models == MODELS and sizes == SIZES
     flags = (f" --data-dir {args.data_dir}" if args.data_dir else "") + (f" --dataset {args.dataset}" if args.dataset
                                                                             else "")  # fmt: skip
+    if not whole:
+        flags += f" --models {args.models} --sizes {args.sizes}"
+    title = "" if whole else f", {args.steps:,} updates"
     body = (
-        f"## Multi-level glimpses (Table 2), {dataset}\n\nTest error in % on {dataset} (ours: mean ± std over seeds "
+        f"## Multi-level glimpses (Table 2), {dataset}{title}\n\n"
+        f"Test error in % on {dataset} (ours: mean ± std over seeds "
         f"0–{args.seeds - 1}, {args.steps:,} parameter updates for every model; paper: Ba et al. 2016, Table 2, "
         "MNIST — the paper's numbers).\n\n"
-        + paper_table(results, MODELS, NAMES, SIZES, PAPER, "H")
-        + f"{caveat}\n\n`python benchmarks/glimpse_table.py{flags} --seeds {args.seeds} --steps {args.steps} "
+        + paper_table(results, models, NAMES, sizes, PAPER, "H")
+        + f"\n\nPer seed: {per_seed(results)}.{caveat}"
+        + f"\n\n`python benchmarks/glimpse_table.py{flags} --seeds {args.seeds} --steps {args.steps} "
         f"--time-limit {args.time_limit:g}` on {os.cpu_count()} CPU cores, one torch thread per run, {args.jobs} at a "
         f"time, Adam lr 1e-3, batch 128; best-on-validation model tested; 24 glimpses per image (schedule in "
         f"`fw_agents/supervised/glimpses.py`). Runs cut short by the time limit: {', '.join(cut) or 'none'}. "
         f"Wall clock: {(time.time() - start) / 60:.0f} min."
     )  # fmt: skip
-    report(body, "glimpse-table-digits" if args.data_dir is None and args.dataset is None else f"glimpse-table-{slug}",
-           args.quick)  # fmt: skip
+    section = "glimpse-table-digits" if args.data_dir is None and args.dataset is None else f"glimpse-table-{slug}"
+    if not whole:
+        section += f"-{'-'.join(models)}-H{'-'.join(map(str, sizes))}-steps{args.steps}"
+    report(body, section, args.quick)
 
 
 if __name__ == "__main__":
