@@ -115,6 +115,8 @@ class AssociativeLSTMCore(RecurrentCore):
     def _forward(
         self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
     ) -> tuple[torch.Tensor, State]:
+        """Per layer: the input part of every step's projection in one matrix product, then the time
+        loop of :class:`_CellFunction` (compiled cell); :meth:`_forward_torch` off the CPU or when asked."""
         if not (self.backend == "numba" or (self.backend == "auto" and x.device.type == "cpu")):
             return self._forward_torch(x, state, episode_starts)
         h_all, c_all = state
