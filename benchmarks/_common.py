@@ -71,18 +71,32 @@ def report(body: str, section: str, quick: bool) -> None:
 
 
 def paper_table(results: dict, models: list[str], names: dict, sizes: list[int], paper: dict, size: str) -> str:
-    """Markdown: per model, ours (mean ± std test error %, over ``results[(model, n)]``) beside the paper's
-    (``—`` for a model the paper did not run, such as the package's default fast-weight core)."""
+    """Markdown: per model, ours (mean ± std test error %, over ``results[(model, n)]``) beside the paper's,
+    ``paper[model][n]`` (``—`` for a model or size the paper did not run, such as the package's default
+    fast-weight core)."""
     header = " | ".join(f"{size}={n} ours | {size}={n} paper" for n in sizes)
     lines = [f"| model | {header} |", "|---|" + "---|---|" * len(sizes)]
     for model in models:
         cells = [names[model]]
-        for i, n in enumerate(sizes):
-            reported = paper.get(model)
+        for n in sizes:
+            reported = paper.get(model, {}).get(n)
             cells += [mean_std([100 * r["test_error"] for r in results[(model, n)]]),
-                      f"{reported[i]:.2f}" if reported else "—"]  # fmt: skip
+                      f"{reported:.2f}" if reported is not None else "—"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def per_seed(results: dict, names: dict, size: str) -> str:
+    """``"LSTM H=50: 17.21, 18.02; …"``: every run's test error % of ``results[(model, n)]``, seeds in order."""
+    return "; ".join(
+        f"{names[model]} {size}={n}: " + ", ".join(f"{100 * r['test_error']:.2f}" for r in runs)
+        for (model, n), runs in results.items()
+    )
+
+
+def run_minutes(results: dict) -> str:
+    """``"58 min"``: the runs' own wall clocks added up (finished runs reused from disk count as they ran)."""
+    return f"{sum(r['seconds'] for runs in results.values() for r in runs) / 60:.0f} min"
 
 
 def time_limited(results: dict) -> list[str]:

@@ -21,11 +21,10 @@ import argparse
 import os
 import platform
 import statistics
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import ROOT, mean_std, paper_table, pyplot, run_json, time_limited, write_section
+from _common import ROOT, mean_std, paper_table, per_seed, pyplot, run_json, run_minutes, time_limited, write_section
 
 from fw_agents.supervised.models import SCHEDULES
 
@@ -35,10 +34,10 @@ CORES = ["fw-paper", "fw-rnn", "fw", "lstm", "irnn", "alstm"]
 SIZES = [20, 50, 100]
 # Table 1 of the paper, test error in %, as reported by Ba et al. (2016) — the paper's numbers.
 PAPER = {
-    "irnn": [62.11, 60.23, 0.34],
-    "lstm": [60.81, 1.85, 0.0],
-    "alstm": [60.13, 1.62, 0.0],
-    "fw-paper": [1.81, 0.0, 0.0],
+    "irnn": {20: 62.11, 50: 60.23, 100: 0.34},
+    "lstm": {20: 60.81, 50: 1.85, 100: 0.0},
+    "alstm": {20: 60.13, 50: 1.62, 100: 0.0},
+    "fw-paper": {20: 1.81, 50: 0.0, 100: 0.0},
 }
 NAMES = {"fw-paper": "Fast weights (paper)", "fw-rnn": "Fast-weight RNN, gated read-out (fw-rnn)",
          "fw": "LSTM + fast-weight memory (package default)", "lstm": "LSTM", "irnn": "IRNN",
@@ -86,7 +85,7 @@ def long_budget(args: argparse.Namespace) -> None:
         errors = [100 * r["test_error"] for r in runs]
         cells = ", ".join(f"{e:.2f}" for e in errors)
         seconds = statistics.mean(r["seconds"] for r in runs)
-        paper = f"{PAPER[core][0]:.2f}" if core in PAPER else "—"
+        paper = f"{PAPER[core][20]:.2f}" if core in PAPER else "—"
         lines.append(f"| {NAMES[core]} | {cells} | {statistics.mean(errors):.2f} | {seconds:.0f} | {paper} |")
     cut = time_limited({"long": list(results.values())})
     write_section(
@@ -161,13 +160,13 @@ def main() -> None:
     (OUT / "assoc").mkdir(parents=True, exist_ok=True)
     jobs = [(core, hidden, seed, None) for hidden in SIZES for core in CORES for seed in range(args.seeds)]
     jobs += [("fw-paper", 20, seed, steps) for steps in (2, 3) for seed in range(args.seeds)]
-    start = time.time()
     with ThreadPoolExecutor(args.jobs) as pool:
         finished = list(pool.map(lambda job: run_one(*job[:3], args, job[3]), jobs))
     results: dict = {}
     for (core, hidden, _, steps), result in zip(jobs, finished, strict=True):
         results.setdefault((core, hidden) if steps is None else ("sweep", steps), []).append(result)
     sweep = {1: results[("fw-paper", 20)], 2: results[("sweep", 2)], 3: results[("sweep", 3)]}
+    table = {key: runs for key, runs in results.items() if key[0] != "sweep"}
     png = OUT / "assoc_r20.png"
     plot(results, png)
     command = (f"python benchmarks/assoc_table.py --seeds {args.seeds} --steps {args.steps} --warmup {args.warmup} "
@@ -182,15 +181,16 @@ def main() -> None:
         "schedule, gradient clipping 5, embedding 100, read-out ReLU layer of 100; "
         f"the model with the best validation error is tested. Seconds per run (mean over seeds, R = "
         f"{' / '.join(map(str, SIZES))}): {seconds_line(results)}. Runs cut short by the "
-        f"{args.time_limit:g} s safety limit: {', '.join(cut) or 'none'}. Wall clock for the whole table: "
-        f"{(time.time() - start) / 60:.0f} min."
+        f"{args.time_limit:g} s safety limit: {', '.join(cut) or 'none'}. The runs' wall clocks add up to "
+        f"{run_minutes(results)}."
     )
     write_section(
         "assoc-table",
         results=RESULTS,
         body="## Associative retrieval (Table 1)\n\n"
         "Test error in % (ours: mean ± std over seeds; paper: Ba et al. 2016, "
-        f"Table 1, the paper's numbers).\n\n{paper_table(results, CORES, NAMES, SIZES, PAPER, 'R')}\n\n{budget}\n\n"
+        f"Table 1, the paper's numbers).\n\n{paper_table(results, CORES, NAMES, SIZES, PAPER, 'R')}\n\n"
+        f"Per seed: {per_seed(table, NAMES, 'R')}.\n\n{budget}\n\n"
         f"Validation error during training at R = 20: ![assoc R=20]({png if args.quick else png.relative_to(ROOT)})",
     )
     write_section(

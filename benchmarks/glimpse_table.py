@@ -20,21 +20,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import ROOT, paper_table, report, run_json, time_limited
+from _common import ROOT, paper_table, per_seed, report, run_json, run_minutes, time_limited
 
 OUT = ROOT / "benchmarks" / "results" / "glimpses"
 MODELS = ["fw-paper", "fw-rnn", "fw", "lstm", "irnn", "convnet"]
 SIZES = [50, 100, 200]
 # Table 2 of the paper: MNIST test error in % — the paper's numbers.
 PAPER = {
-    "irnn": [12.95, 1.95, 1.42],
-    "lstm": [12.00, 1.55, 1.10],
-    "convnet": [1.81, 1.00, 0.90],
-    "fw-paper": [7.21, 1.30, 0.85],
+    "irnn": {50: 12.95, 100: 1.95, 200: 1.42},
+    "lstm": {50: 12.00, 100: 1.55, 200: 1.10},
+    "convnet": {50: 1.81, 100: 1.00, 200: 0.90},
+    "fw-paper": {50: 7.21, 100: 1.30, 200: 0.85},
 }
 NAMES = {"fw-paper": "Fast weights (paper)", "fw-rnn": "Fast-weight RNN, gated read-out (fw-rnn)",
          "fw": "LSTM + fast-weight memory (package default)", "lstm": "LSTM", "irnn": "IRNN",
@@ -49,14 +48,6 @@ def run_one(model: str, hidden: int, seed: int, args: argparse.Namespace, out_di
     if args.dataset:
         cli += ["--dataset", args.dataset]
     return run_json("train.glimpses", cli, out_dir / f"{model}_H{hidden}_seed{seed}_steps{args.steps}.json", args.rerun)
-
-
-def per_seed(results: dict) -> str:
-    """``"LSTM H=50: 17.21, 18.02; …"``: every run's test error %, seeds in order."""
-    return "; ".join(
-        f"{NAMES[model]} H={hidden}: " + ", ".join(f"{100 * r['test_error']:.2f}" for r in runs)
-        for (model, hidden), runs in results.items()
-    )
 
 
 def main() -> None:
@@ -91,7 +82,6 @@ def main() -> None:
         out_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "fw_agents_glimpses_quick"
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(model, hidden, seed) for hidden in sizes for model in models for seed in range(args.seeds)]
-    start = time.time()
     with ThreadPoolExecutor(args.jobs) as pool:
         finished = list(pool.map(lambda job: run_one(*job, args, out_dir), jobs))
     results: dict = {}
@@ -116,12 +106,12 @@ def main() -> None:
         f"0–{args.seeds - 1}, {args.steps:,} parameter updates for every model; paper: Ba et al. 2016, Table 2, "
         "MNIST — the paper's numbers).\n\n"
         + paper_table(results, models, NAMES, sizes, PAPER, "H")
-        + f"\n\nPer seed: {per_seed(results)}.{caveat}"
+        + f"\n\nPer seed: {per_seed(results, NAMES, 'H')}.{caveat}"
         + f"\n\n`python benchmarks/glimpse_table.py{flags} --seeds {args.seeds} --steps {args.steps} "
         f"--time-limit {args.time_limit:g}` on {os.cpu_count()} CPU cores, one torch thread per run, {args.jobs} at a "
         f"time, Adam lr 1e-3, batch 128; best-on-validation model tested; 24 glimpses per image (schedule in "
         f"`fw_agents/supervised/glimpses.py`). Runs cut short by the time limit: {', '.join(cut) or 'none'}. "
-        f"Wall clock: {(time.time() - start) / 60:.0f} min."
+        f"The runs' wall clocks add up to {run_minutes(results)}."
     )  # fmt: skip
     section = "glimpse-table-digits" if args.data_dir is None and args.dataset is None else f"glimpse-table-{slug}"
     if not whole:
