@@ -54,28 +54,40 @@ def _bound_backward(re, im, g_re, g_im):
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
-def _forward_example(b, pre, perms, c, h, c_new):
+def _unit(b, j, pre, perms, c, saved):
+    """Unit j of example b forward: fills ``saved`` per copy with c' (re, im), the bounded r_in (re,
+    im) and r_out (re, im); returns the gates, the bounded value u, the mean read before its bound."""
     copies, half = c.shape[1], c.shape[3]
     a_at, r_at = 5 * half, 7 * half
-    inv = 1.0 / copies
+    f = _sigmoid(pre[b, j])
+    i = _sigmoid(pre[b, half + j])
+    o = _sigmoid(pre[b, 2 * half + j])
+    u_re, u_im = _bound(pre[b, 3 * half + j], pre[b, 4 * half + j])
+    w_re, w_im = i * u_re, i * u_im
+    acc_re, acc_im = 0.0, 0.0
+    for s in range(copies):
+        p = perms[s, j]
+        a_re, a_im = _bound(pre[b, a_at + p], pre[b, a_at + half + p])
+        r_re, r_im = _bound(pre[b, r_at + p], pre[b, r_at + half + p])
+        cr = f * c[b, s, 0, j] + a_re * w_re - a_im * w_im
+        ci = f * c[b, s, 1, j] + a_re * w_im + a_im * w_re
+        acc_re += r_re * cr - r_im * ci
+        acc_im += r_re * ci + r_im * cr
+        saved[0, s], saved[1, s], saved[2, s] = cr, ci, a_re
+        saved[3, s], saved[4, s], saved[5, s] = a_im, r_re, r_im
+    return f, i, o, u_re, u_im, acc_re / copies, acc_im / copies
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _forward_example(b, pre, perms, c, h, c_new):
+    copies, half = c.shape[1], c.shape[3]
+    saved = np.empty((6, copies), dtype=c.dtype)
     for j in range(half):
-        f = _sigmoid(pre[b, j])
-        i = _sigmoid(pre[b, half + j])
-        o = _sigmoid(pre[b, 2 * half + j])
-        u_re, u_im = _bound(pre[b, 3 * half + j], pre[b, 4 * half + j])
-        w_re, w_im = i * u_re, i * u_im
-        acc_re, acc_im = 0.0, 0.0
+        _, _, o, _, _, acc_re, acc_im = _unit(b, j, pre, perms, c, saved)
         for s in range(copies):
-            p = perms[s, j]
-            a_re, a_im = _bound(pre[b, a_at + p], pre[b, a_at + half + p])
-            r_re, r_im = _bound(pre[b, r_at + p], pre[b, r_at + half + p])
-            cr = f * c[b, s, 0, j] + a_re * w_re - a_im * w_im
-            ci = f * c[b, s, 1, j] + a_re * w_im + a_im * w_re
-            c_new[b, s, 0, j] = cr
-            c_new[b, s, 1, j] = ci
-            acc_re += r_re * cr - r_im * ci
-            acc_im += r_re * ci + r_im * cr
-        m_re, m_im = _bound(acc_re * inv, acc_im * inv)
+            c_new[b, s, 0, j] = saved[0, s]
+            c_new[b, s, 1, j] = saved[1, s]
+        m_re, m_im = _bound(acc_re, acc_im)
         h[b, j] = o * m_re
         h[b, half + j] = o * m_im
 
@@ -101,27 +113,10 @@ def _backward_example(b, pre, perms, c, g_h, g_c, g_pre):
     for n in range(a_at, 9 * half):  # the keys' gradients add up over the copies
         g_pre[b, n] = 0.0
     inv = 1.0 / copies
-    saved = np.empty((6, copies), dtype=c.dtype)  # per copy: c' (re, im), r_in (re, im), r_out (re, im)
-    for j in range(half):
-        f = _sigmoid(pre[b, j])
-        i = _sigmoid(pre[b, half + j])
-        o = _sigmoid(pre[b, 2 * half + j])
-        pu_re, pu_im = pre[b, 3 * half + j], pre[b, 4 * half + j]
-        u_re, u_im = _bound(pu_re, pu_im)
+    saved = np.empty((6, copies), dtype=c.dtype)
+    for j in range(half):  # the step forward again (from pre and the carried cell), then back
+        f, i, o, u_re, u_im, acc_re, acc_im = _unit(b, j, pre, perms, c, saved)
         w_re, w_im = i * u_re, i * u_im
-        acc_re, acc_im = 0.0, 0.0
-        for s in range(copies):
-            p = perms[s, j]
-            a_re, a_im = _bound(pre[b, a_at + p], pre[b, a_at + half + p])
-            r_re, r_im = _bound(pre[b, r_at + p], pre[b, r_at + half + p])
-            cr = f * c[b, s, 0, j] + a_re * w_re - a_im * w_im
-            ci = f * c[b, s, 1, j] + a_re * w_im + a_im * w_re
-            acc_re += r_re * cr - r_im * ci
-            acc_im += r_re * ci + r_im * cr
-            saved[0, s], saved[1, s], saved[2, s] = cr, ci, a_re
-            saved[3, s], saved[4, s], saved[5, s] = a_im, r_re, r_im
-        acc_re *= inv
-        acc_im *= inv
         m_re, m_im = _bound(acc_re, acc_im)
         gh_re, gh_im = g_h[b, j], g_h[b, half + j]
         g_pre[b, 2 * half + j] = (gh_re * m_re + gh_im * m_im) * o * (1.0 - o)
@@ -150,6 +145,7 @@ def _backward_example(b, pre, perms, c, g_h, g_c, g_pre):
             g_re, g_im = _bound_backward(pre[b, r_at + p], pre[b, r_at + half + p], g_r_re, g_r_im)
             g_pre[b, r_at + p] += g_re
             g_pre[b, r_at + half + p] += g_im
+        pu_re, pu_im = pre[b, 3 * half + j], pre[b, 4 * half + j]
         g_pre[b, 3 * half + j], g_pre[b, 4 * half + j] = _bound_backward(pu_re, pu_im, g_w_re * i, g_w_im * i)
         g_pre[b, j] = g_f * f * (1.0 - f)
         g_pre[b, half + j] = (g_w_re * u_re + g_w_im * u_im) * i * (1.0 - i)
