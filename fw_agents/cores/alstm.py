@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from fw_agents.cores.base import RecurrentCore, State, _check_dropout, _check_positive_int, register_core
-from fw_agents.cores.fast_weights import BACKENDS, _parallel
+from fw_agents.cores.fast_weights import BACKENDS, _parallel, use_numba
 
 
 def _bound(re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,7 +117,7 @@ class AssociativeLSTMCore(RecurrentCore):
     ) -> tuple[torch.Tensor, State]:
         """Per layer: the input part of every step's projection in one matrix product, then the time
         loop of :class:`_CellFunction` (compiled cell); :meth:`_forward_torch` off the CPU or when asked."""
-        if not (self.backend == "numba" or (self.backend == "auto" and x.device.type == "cpu")):
+        if not use_numba(self.backend, x):
             return self._forward_torch(x, state, episode_starts)
         h_all, c_all = state
         keep = None if episode_starts is None else 1.0 - episode_starts

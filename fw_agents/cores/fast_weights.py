@@ -63,6 +63,12 @@ GATES = (None, "unit", "layer")
 BACKENDS = ("auto", "numba", "torch")
 
 
+def use_numba(backend: str, like: torch.Tensor) -> bool:
+    """Whether a core with this ``backend`` runs its compiled kernels on ``like``'s device:
+    ``"numba"`` always, ``"auto"`` on the CPU, ``"torch"`` never."""
+    return backend == "numba" or (backend == "auto" and like.device.type == "cpu")
+
+
 @register_core("fw-rnn")
 class FastWeightRNN(RecurrentCore):
     """Fast-weight recurrent core (Ba et al. 2016) with a gated, normalised read-out by default;
@@ -311,11 +317,10 @@ class FastWeightRNN(RecurrentCore):
         cx = F.linear(x, self.C[layer], self.bias[layer])
         if self.form == "matrix":
             return self._layer_matrix(layer, cx, h0, a0, keep)
-        use_numba = self.backend == "numba" or (self.backend == "auto" and cx.device.type == "cpu")
         if keep is None:
             keep = cx.new_ones(cx.shape[:2])
         lam, eta = self.decay_of(layer), self.fast_lr_of(layer)
-        if use_numba:
+        if use_numba(self.backend, cx):
             gate = self.gate_of(layer)
             hs = _FastWeightAttention.apply(
                 cx, h0, a0, keep, self.W[layer], self.ln_gain[layer], self.ln_bias[layer],

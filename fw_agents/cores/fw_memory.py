@@ -44,7 +44,7 @@ from fw_agents.cores.base import (
     register_core,
     run_in_segments,
 )
-from fw_agents.cores.fast_weights import BACKENDS
+from fw_agents.cores.fast_weights import BACKENDS, use_numba
 
 RULES = ("delta", "add")
 
@@ -193,8 +193,7 @@ class FastWeightLSTM(RecurrentCore):
         """N(r(t)) for every step from the projection ``p``, flattened to (T, B, H), and A after the last step."""
         if keep is None:
             keep = p.new_ones(p.shape[:2])
-        use_numba = self.backend == "numba" or (self.backend == "auto" and p.device.type == "cpu")
-        if use_numba:  # the kernels read q, k, v, w in place from the projection (no copies)
+        if use_numba(self.backend, p):  # the kernels read q, k, v, w in place from the projection (no copies)
             sizes = (self.heads, self.key_size, self.value_size)
             read, a_last = _MemoryFunction.apply(p, keep, a0, self.lam(p), self.delta, self.eps, sizes)
         else:
