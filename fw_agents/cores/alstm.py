@@ -27,8 +27,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fw_agents.cores.base import RecurrentCore, State, _check_dropout, _check_positive_int, register_core
-from fw_agents.cores.fast_weights import BACKENDS, _parallel, use_numba
+from fw_agents.cores.base import (
+    RecurrentCore,
+    State,
+    _check_backend,
+    _check_dropout,
+    _check_positive_int,
+    register_core,
+    use_numba,
+)
+from fw_agents.cores.fast_weights import _parallel
 
 
 def _bound(re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,8 +61,7 @@ class AssociativeLSTMCore(RecurrentCore):
             raise ValueError(f"hidden_size must be even for the associative LSTM (complex units), got {hidden_size}")
         _check_positive_int("n_copies", n_copies)
         _check_dropout(dropout)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        _check_backend(backend)
         self.n_copies = n_copies
         self.backend = backend
         self.drop = nn.Dropout(float(dropout))

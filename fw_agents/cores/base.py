@@ -182,6 +182,21 @@ def run_in_segments(
     return torch.cat(outputs, dim=0), state
 
 
+# Where a core with compiled kernels runs them: "numba" always, "auto" on the CPU, "torch" never.
+BACKENDS = ("auto", "numba", "torch")
+
+
+def use_numba(backend: str, like: torch.Tensor) -> bool:
+    """Whether a core with this ``backend`` runs its compiled kernels on ``like``'s device:
+    ``"numba"`` always, ``"auto"`` on the CPU, ``"torch"`` never."""
+    return backend == "numba" or (backend == "auto" and like.device.type == "cpu")
+
+
+def _check_backend(backend: object) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
 def _check_dropout(dropout: object) -> None:
     if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")

@@ -56,17 +56,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fw_agents.cores.base import RecurrentCore, State, _check_dropout, _check_positive_int, register_core
+from fw_agents.cores.base import (
+    RecurrentCore,
+    State,
+    _check_backend,
+    _check_dropout,
+    _check_positive_int,
+    register_core,
+    use_numba,
+)
 
 FORMS = ("matrix", "attention")
 GATES = (None, "unit", "layer")
-BACKENDS = ("auto", "numba", "torch")
-
-
-def use_numba(backend: str, like: torch.Tensor) -> bool:
-    """Whether a core with this ``backend`` runs its compiled kernels on ``like``'s device:
-    ``"numba"`` always, ``"auto"`` on the CPU, ``"torch"`` never."""
-    return backend == "numba" or (backend == "auto" and like.device.type == "cpu")
 
 
 @register_core("fw-rnn")
@@ -128,8 +129,7 @@ class FastWeightRNN(RecurrentCore):
         _check_positive_int("inner_steps", inner_steps)
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        _check_backend(backend)
         _check_dropout(dropout)
         if read_gate not in GATES:
             raise ValueError(f"read_gate must be one of {GATES}, got {read_gate!r}")

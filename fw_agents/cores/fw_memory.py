@@ -39,12 +39,13 @@ from torch.nn import functional as F
 from fw_agents.cores.base import (
     RecurrentCore,
     State,
+    _check_backend,
     _check_dropout,
     _check_positive_int,
     register_core,
     run_in_segments,
+    use_numba,
 )
-from fw_agents.cores.fast_weights import BACKENDS, use_numba
 
 RULES = ("delta", "add")
 
@@ -98,8 +99,7 @@ class FastWeightLSTM(RecurrentCore):
         _check_positive_int("key_size", key_size)
         if rule not in RULES:
             raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        _check_backend(backend)
         _check_dropout(dropout)
         decays = spread_decays(heads) if decays is None else [float(d) for d in decays]
         if len(decays) != heads or not all(0.0 <= d <= 1.0 for d in decays):
