@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stable_baselines3.common.callbacks import BaseCallback
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
 from fw_agents.run_folder import atomic_save, save_checkpoint
 
@@ -81,3 +82,40 @@ class SaveBest(BaseCallback):
     def _on_step(self) -> bool:
         atomic_save(self.model, self.run_dir / "best_model.zip")
         return True
+
+
+class RunEvaluation(EvalCallback):
+    """SB3's ``EvalCallback`` that keeps a run's whole record and ends it with a figure.
+
+    - On a resumed run it continues the run's ``evaluations.npz`` (SB3's callback starts a new
+      one and would overwrite the evaluations made before the interruption) and its best score
+      (so the first evaluation after a resume does not replace a better ``best_model.zip``).
+    - :meth:`evaluate_final` evaluates the final model unless the last evaluation was of it, so
+      every run that ends has a figure for its final model, whatever its budget.
+    """
+
+    def _init_callback(self) -> None:
+        super()._init_callback()
+        if self.log_path is None or not Path(f"{self.log_path}.npz").exists():  # np.savez adds the suffix
+            return
+        path = f"{self.log_path}.npz"
+        with np.load(path) as saved:
+            keep = saved["timesteps"] <= self.model.num_timesteps
+            self.evaluations_timesteps = [int(t) for t in saved["timesteps"][keep]]
+            self.evaluations_results = [list(r) for r in saved["results"][keep]]
+            self.evaluations_length = [list(n) for n in saved["ep_lengths"][keep]]
+            if "successes" in saved:
+                self.evaluations_successes = [list(x) for x in saved["successes"][keep]]
+        if self.evaluations_results:
+            self.best_mean_reward = float(max(np.mean(r) for r in self.evaluations_results))
+
+    def evaluate_final(self) -> None:
+        """Evaluate the model now, unless the latest evaluation was at its current step count."""
+        self.num_timesteps = self.model.num_timesteps
+        if self.evaluations_timesteps and self.evaluations_timesteps[-1] >= self.num_timesteps:
+            return
+        calls, self.n_calls = self.n_calls, 0  # _on_step evaluates when n_calls is a multiple of eval_freq
+        try:
+            self._on_step()
+        finally:
+            self.n_calls = calls

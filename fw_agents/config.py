@@ -119,6 +119,10 @@ def ppo_parameters() -> set[str]:
     return set(inspect.signature(RecurrentPPO.__init__).parameters) - {"self", "policy", "env"}
 
 
+# RecurrentPPO's counts, checked when given (SB3 itself fails late or obscurely on a zero)
+OPTIONAL_COUNTS = ("n_steps", "batch_size", "n_epochs")
+
+
 def check_hyperparams(config: dict[str, Any]) -> None:
     """Reject keys that are neither harness settings nor RecurrentPPO arguments."""
     known = ppo_parameters() | set(HARNESS_KEYS)
@@ -127,9 +131,13 @@ def check_hyperparams(config: dict[str, Any]) -> None:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UsageError(f"unknown hyperparameter {key!r}.{hint}")
-    for key in ("n_envs", "n_timesteps"):
-        if not isinstance(config.get(key), int) or config[key] < 1:
-            raise UsageError(f"hyperparameter {key} must be a positive integer, got {config.get(key)!r}")
+    for key in ("n_envs", "n_timesteps", *OPTIONAL_COUNTS):
+        if key not in OPTIONAL_COUNTS or key in config:
+            value = config.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(f"hyperparameter {key} must be a positive integer, got {value!r}")
+    if config.get("batch_size", 2) < 2:  # PPO normalises advantages over each minibatch
+        raise UsageError(f"hyperparameter batch_size must be at least 2, got {config['batch_size']}")
     for key in SCHEDULED:
         if key in config:
             schedule(config[key], key)

@@ -10,6 +10,8 @@ import gymnasium as gym
 import numpy as np
 from sb3_contrib import RecurrentPPO
 
+from fw_agents.errors import UsageError
+
 
 @dataclass
 class EvaluationResult:
@@ -66,6 +68,7 @@ def play(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    check_spaces(model, env)
     obs, _ = env.reset(seed=seed)
     for _ in range(episodes):
         state, start = None, np.ones((1,), dtype=bool)
@@ -83,6 +86,24 @@ def play(
             done = terminated or truncated
         yield Episode(total, length, info, obs)
         obs, _ = env.reset()
+
+
+def check_spaces(model: RecurrentPPO, env: gym.Env) -> None:
+    """Raise a :class:`UsageError` naming both sides when ``env``'s observation or action space is not
+    the one ``model`` was trained on (an other env, or the same env at another size)."""
+    for kind in ("observation", "action"):
+        trained, given = getattr(model, f"{kind}_space"), getattr(env, f"{kind}_space")
+        if trained != given:
+            env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+            raise UsageError(f"{env_id}'s {kind} space {_describe(given)} is not the model's {_describe(trained)}: "
+                             "the model was trained on another env (or another size of it)")  # fmt: skip
+
+
+def _describe(space: gym.Space) -> str:
+    shape = getattr(space, "shape", None)
+    if isinstance(space, gym.spaces.Discrete):
+        return f"Discrete({space.n})"
+    return f"{type(space).__name__}{tuple(shape) if shape is not None else ''}"
 
 
 def run_episodes(

@@ -17,6 +17,7 @@ interruption never leaves a half-written model.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from fw_agents.errors import UsageError
 from fw_agents.vec_env import env_factory, import_gym_packages
 
 CONFIG_FILE = "config.yml"
+SUMMARY_FILE = "summary.json"
 
 
 def atomic_save(model: BaseAlgorithm, path: Path) -> Path:
@@ -61,6 +63,22 @@ def checkpoint_steps(path: Path) -> int:
 def latest_checkpoint(run_dir: Path) -> Path | None:
     checkpoints = sorted((run_dir / "checkpoints").glob("ckpt_*.zip"), key=checkpoint_steps)
     return checkpoints[-1] if checkpoints else None
+
+
+def resume_point(run_dir: Path) -> tuple[Path, int] | None:
+    """The newest saved model of a run and its env-step count: the final ``model.zip`` of a run
+    that ended (its steps from ``summary.json``), else the latest checkpoint; ``None`` if neither."""
+    saved = []
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is not None:
+        saved.append((checkpoint_steps(checkpoint), checkpoint))
+    summary = run_dir / SUMMARY_FILE
+    if (run_dir / "model.zip").exists() and summary.exists():
+        saved.append((int(json.loads(summary.read_text())["num_timesteps"]), run_dir / "model.zip"))
+    if not saved:
+        return None
+    steps, path = max(saved, key=lambda item: item[0])
+    return path, steps
 
 
 def save_checkpoint(model: BaseAlgorithm, run_dir: Path) -> Path:
@@ -159,8 +177,13 @@ def prepare_run(spec: RunSpec) -> tuple[Path, dict[str, Any]]:
             )
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False))
+    write_config(run_dir, config)
     return run_dir, config
+
+
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    """Write the run's resolved configuration (``config.yml``) atomically."""
+    atomic_write_text(Path(run_dir) / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False))
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:

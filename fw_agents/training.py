@@ -16,14 +16,21 @@ from typing import Any
 
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import CallbackList, EvalCallback
+from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
-from fw_agents.callbacks import CheckpointEvery, SaveBest, StopOnInterrupt
+from fw_agents.callbacks import CheckpointEvery, RunEvaluation, SaveBest, StopOnInterrupt
 from fw_agents.config import LinearSchedule, build_policy_kwargs, policy_class_for, ppo_kwargs
 from fw_agents.diagnostics import MemoryDiagnostics
 from fw_agents.errors import UsageError
-from fw_agents.run_folder import atomic_save, atomic_write_text, load_model, normalization_path, save_checkpoint
+from fw_agents.run_folder import (
+    SUMMARY_FILE,
+    atomic_save,
+    atomic_write_text,
+    load_model,
+    normalization_path,
+    save_checkpoint,
+)
 from fw_agents.vec_env import make_vec, normalized
 
 # Models saved before the split pickled their schedule as fw_agents.training.LinearSchedule.
@@ -53,11 +60,11 @@ def build_model(config: dict[str, Any], env: VecEnv, run_dir: Path) -> Recurrent
         raise UsageError(f"cannot build the model from the configuration: {err}") from err
 
 
-def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecEnv]:
+def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecEnv, RunEvaluation]:
     # held-out seeds; the same wrappers as training (e.g. VecTransposeImage for image observations)
     eval_env = make_vec(config, min(8, config["n_envs"]), config["seed"] + 10_000, run_dir / "eval", config["vec_env"])
     eval_env = normalized(BaseAlgorithm._wrap_env(eval_env, verbose=0), config, training=False)
-    evaluation = EvalCallback(
+    evaluation = RunEvaluation(
         eval_env,
         n_eval_episodes=int(config.get("eval_episodes", 100)),
         eval_freq=max(1, config["eval_freq"] // config["n_envs"]),
@@ -67,7 +74,8 @@ def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecE
         deterministic=bool(config.get("eval_deterministic", True)),
         verbose=0,
     )
-    return CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"]), MemoryDiagnostics()]), eval_env
+    cbs = CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"]), MemoryDiagnostics()])
+    return cbs, eval_env, evaluation
 
 
 def train(
@@ -95,7 +103,7 @@ def train(
             else:
                 model = load_model(resume_from, env=env, device=config["device"])
                 model.tensorboard_log = str(run_dir / "tb")
-            cbs, eval_env = callbacks(config, run_dir)
+            cbs, eval_env, evaluation = callbacks(config, run_dir)
             remaining = config["n_timesteps"] - model.num_timesteps
             with stop:
                 if remaining > 0:
@@ -106,6 +114,9 @@ def train(
                         reset_num_timesteps=fresh,
                         tb_log_name="ppo",
                     )
+                if not stop.requested:
+                    # every run that ends has a figure for its final model, whatever its budget
+                    evaluation.evaluate_final()
         except Exception as err:
             # a failure before the first env step (bad env or policy arguments, an env that cannot
             # reset): one clear message, and a fresh run leaves no folder behind
@@ -134,5 +145,5 @@ def train(
                 pass
     atomic_save(model, run_dir / "model.zip")
     summary = {"num_timesteps": int(model.num_timesteps), "wall_seconds": round(time.perf_counter() - started, 1)}
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary))
+    atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary))
     return model

@@ -243,6 +243,9 @@ def test_other_cores_and_envs(tmp_path, capsys):
         (["--env", "MemoryCatch", "--hyperparams", "learning_rate"], "KEY:VALUE"),
         (["--env", "MemoryCatch", "--hyperparams", "lerning_rate:0.1"], "Did you mean 'learning_rate'"),
         (["--env", "MemoryCatch", "--hyperparams", "n_envs:0"], "n_envs must be a positive integer"),
+        (["--env", "MemoryCatch", "--hyperparams", "n_steps:0"], "n_steps must be a positive integer"),
+        (["--env", "MemoryCatch", "--hyperparams", "n_epochs:two"], "n_epochs must be a positive integer"),
+        (["--env", "MemoryCatch", "--hyperparams", "batch_size:1"], "batch_size must be at least 2"),
         (["--env", "MemoryCatch", "--hyperparams", "learning_rate:fast"], "lin_<number>"),
         (["--env", "MemoryCatch", "--gym-packages", "no_such_package"], "no_such_package"),
         (["--resume", "/nonexistent/run"], "not a run folder"),
@@ -326,3 +329,52 @@ def test_hyperparams_file_is_the_single_source_of_defaults(tmp_path):
     custom.write_text(yaml.safe_dump({"default": {"n_envs": 3, "gamma": 0.5}, "MiniGrid": {"n_envs": 5}}))
     assert config.load_hyperparams("MemoryCatch-v0", "fw", custom) == {"n_envs": 3, "gamma": 0.5}
     assert config.load_hyperparams("MiniGrid-MemoryS13-v0", "fw", custom) == {"n_envs": 5, "gamma": 0.5}
+
+
+def test_evaluating_on_an_env_the_model_was_not_trained_on_is_one_error(trained_run, tmp_path, capsys):
+    for env in ("MiniGrid-MemoryS7-v0", "MemoryCatch-24-v0"):  # another env; the same env at another size
+        assert run_cli(evaluate.main, [str(trained_run), "--env", env, "--episodes", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and err.count("error:") == 1 and "observation space" in err, err
+    out = tmp_path / "v.gif"
+    assert run_cli(video.main, [str(trained_run), "--env", "MemoryCatch-24-v0", "--out", str(out)]) == 2
+    assert "observation space" in capsys.readouterr().err and not out.exists()
+
+
+def test_outputs_that_cannot_be_written_are_one_error_before_any_work(trained_run, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert run_cli(video.main, [str(trained_run), "--out", str(blocker / "rollout.gif")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out: cannot write") and "Traceback" not in err
+    assert run_cli(evaluate.main, [str(trained_run), "--json", str(blocker / "e.json")]) == 2
+    assert capsys.readouterr().err.startswith("error: --json: cannot write")
+
+
+def test_resuming_a_finished_run_touches_nothing_unless_given_more_steps(tmp_path, capsys):
+    assert train_run(tmp_path, timesteps=192) == 0  # checkpoints at 128; the run ends at 192
+    run = tmp_path / "run"
+    final = (run / "model.zip").read_bytes()
+    assert run_cli(ppo.main, ["--resume", str(run), "--no-progress-bar"]) == 2
+    err = capsys.readouterr().err
+    assert "has finished" in err and "--timesteps" in err and err.count("error:") == 1
+    assert (run / "model.zip").read_bytes() == final  # not replaced by the older checkpoint
+    assert run_cli(ppo.main, ["--resume", str(run), "--timesteps", "128", "--no-progress-bar"]) == 2
+    # more steps: continues from the final model (192 steps), not the checkpoint at 128
+    assert run_cli(ppo.main, ["--resume", str(run), "--timesteps", "320", "--no-progress-bar"]) == 0
+    assert "from model.zip (192 steps)" in capsys.readouterr().out
+    assert RecurrentPPO.load(run / "model.zip").num_timesteps >= 320
+    assert yaml.safe_load((run / "config.yml").read_text())["n_timesteps"] == 320
+    assert run_cli(ppo.main, ["--resume", str(run), "--no-progress-bar"]) == 2  # finished at its new budget
+
+
+def test_every_run_ends_with_an_evaluation_of_its_final_model_and_resume_keeps_the_record(tmp_path):
+    # a budget below the evaluation interval still gives the run a figure
+    assert train_run(tmp_path, "--eval-freq", "100000", timesteps=128) == 0
+    run = tmp_path / "run"
+    with np.load(run / "eval" / "evaluations.npz") as saved:
+        assert list(saved["timesteps"]) == [RecurrentPPO.load(run / "model.zip").num_timesteps]
+    assert (run / "best_model.zip").exists()
+    assert run_cli(ppo.main, ["--resume", str(run), "--timesteps", "256", "--no-progress-bar"]) == 0
+    with np.load(run / "eval" / "evaluations.npz") as saved:
+        assert list(saved["timesteps"]) == [128, RecurrentPPO.load(run / "model.zip").num_timesteps]

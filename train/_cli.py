@@ -24,6 +24,20 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
         return 2
 
 
+def writable_file(path: Path, flag: str) -> Path:
+    """``path``, after checking that a file can be written there (its folder is created); else one
+    :class:`UsageError` naming the flag, before any work is done."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.parent / f".{path.name}.probe"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"{flag}: cannot write {path}: {err.strerror or err}") from err
+    return path
+
+
 def add_budget_args(p: argparse.ArgumentParser, epochs: float) -> None:
     """The training budget flags every supervised CLI shares."""
     p.add_argument("--steps", type=int, help="budget in parameter updates (compare models at equal steps)")

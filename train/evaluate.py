@@ -17,7 +17,7 @@ from fw_agents.errors import UsageError
 from fw_agents.evaluation import run_episodes
 from fw_agents.run_folder import find_model, load_model, play_env
 from fw_agents.vec_env import import_gym_packages
-from train._cli import run_cli
+from train._cli import run_cli, writable_file
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,13 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.json:
+        writable_file(args.json, "--json")
     path, config = resolve_env_config(args.model, args.best, args.env, args.env_kwargs, args.gym_packages)
     model = load_model(path, device="cpu")
     env = play_env(config, path)
     result = run_episodes(model, env, args.episodes, deterministic=deterministic(args, config), seed=args.seed)
     print(f"{path} on {config['env_id']}: {result.summary()}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"model": str(path), "env_id": config["env_id"], **result.as_dict()}, indent=2))
         print(f"wrote {args.json}")
     return 0

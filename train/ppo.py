@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fw_agents.config import parse_key_values
 from fw_agents.errors import UsageError
-from fw_agents.run_folder import RunSpec, latest_checkpoint, prepare_run, read_config
+from fw_agents.run_folder import RunSpec, prepare_run, read_config, resume_point, write_config
 from fw_agents.training import train
 from train._cli import run_cli
 
@@ -67,12 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume is not None:
         run_dir = args.resume
         config = read_config(run_dir)
-        checkpoint = latest_checkpoint(run_dir)
-        if checkpoint is None:
+        point = resume_point(run_dir)
+        if point is None:
             raise UsageError(f"nothing to resume in {run_dir}: no checkpoint in {run_dir / 'checkpoints'}")
-        if args.timesteps is not None:
-            config["n_timesteps"] = args.timesteps
-        print(f"resuming {run_dir} from {checkpoint.name}")
+        checkpoint, steps = point
+        target = args.timesteps if args.timesteps is not None else config["n_timesteps"]
+        if steps >= target:
+            raise UsageError(f"{run_dir} has finished: {checkpoint.name} holds {steps:,} of the {target:,} steps asked "
+                             "for; pass a larger --timesteps to train it further")  # fmt: skip
+        if target != config["n_timesteps"]:
+            config["n_timesteps"] = target
+            write_config(run_dir, config)
+        print(f"resuming {run_dir} from {checkpoint.name} ({steps:,} steps) to {target:,} steps")
     else:
         if not args.env:
             raise UsageError("--env is required (or --resume RUN)")

@@ -16,7 +16,7 @@ from pathlib import Path
 from fw_agents.errors import UsageError
 from fw_agents.run_folder import load_model, play_env
 from fw_agents.video import record, write
-from train._cli import run_cli
+from train._cli import run_cli, writable_file
 from train.evaluate import add_action_choice, deterministic, resolve_env_config
 
 
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--out must end in .gif or .mp4, got {args.out.name!r}")
     if args.episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    writable_file(args.out, "--out")
     path, config = resolve_env_config(args.model, args.best, args.env, args.env_kwargs, args.gym_packages)
     model = load_model(path, device="cpu")
     env = play_env(config, path, render_mode="rgb_array")
