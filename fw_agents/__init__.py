@@ -1,6 +1,7 @@
 """fw-agents: reinforcement-learning agents with fast-weight memory (Ba et al. 2016)."""
 
 from fw_agents.cores import (
+    DEFAULT_CORE,
     FastWeightLSTM,
     FastWeightRNN,
     GRUCore,
@@ -8,14 +9,16 @@ from fw_agents.cores import (
     LSTMCore,
     RecurrentCore,
     available_cores,
+    core_name,
     make_core,
     register_core,
 )
 from fw_agents.policies import FastWeightCnnPolicy, FastWeightMlpPolicy, FastWeightMultiInputPolicy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place the version is written (pyproject.toml reads it)
 
 __all__ = [
+    "DEFAULT_CORE",
     "FastWeightCnnPolicy",
     "FastWeightLSTM",
     "FastWeightMlpPolicy",
@@ -26,6 +29,7 @@ __all__ = [
     "LSTMCore",
     "RecurrentCore",
     "available_cores",
+    "core_name",
     "make_core",
     "register_core",
 ]

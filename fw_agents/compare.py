@@ -170,11 +170,14 @@ def load_suite(name_or_path: str) -> Suite:
 def check(suite: Suite) -> None:
     """Every env id and core must exist (before anything is run or written); ids are resolved."""
     from envs import resolve_env_id
-    from fw_agents.cores import available_cores
+    from fw_agents.cores import available_cores, core_name
 
     for core in suite.cores:
         if core not in available_cores():
             raise UsageError(f"unknown core {core!r}; known: {', '.join(available_cores())}")
+    suite.cores = [core_name(core) for core in suite.cores]  # run folders and tables: permanent names
+    if len(set(suite.cores)) != len(suite.cores):
+        raise UsageError(f"a core is listed twice (an alias names another core): {', '.join(suite.cores)}")
     seen = set()
     for env in suite.envs:
         try:

@@ -25,7 +25,6 @@ from fw_agents.cores import make_core
 from fw_agents.errors import UsageError
 from fw_agents.policies import (
     DEFAULT_HIDDEN,
-    FW_CORES,
     FW_OPTIONS,
     FastWeightCnnPolicy,
     FastWeightMlpPolicy,
@@ -165,15 +164,15 @@ def build_policy_kwargs(policy_kwargs: dict[str, Any], core: str) -> dict[str, A
         if key in kwargs:
             kwargs[key] = resolve_class(kwargs[key], key)
     kwargs["core"] = core
-    if core in FW_CORES:
-        # pin every core option in the run's configuration (and the saved model), so the run
-        # reloads as it trained even if a later version changes the defaults
-        options = core_arguments(kwargs.get("lstm_kwargs"), kwargs.get("core_kwargs"),
-                                 {k: kwargs.get(k) for k in FW_OPTIONS})  # fmt: skip
-        try:
-            settings = make_core(core, 1, kwargs.get("lstm_hidden_size", DEFAULT_HIDDEN), **options).settings()
-        except (TypeError, ValueError) as err:
-            raise UsageError(f"bad fast-weight core arguments {options}: {err}") from err
+    # pin every option of the core (its settings() hook) in the run's configuration and saved
+    # model, so the run reloads as it trained even if a later version changes the defaults
+    options = core_arguments(kwargs.get("lstm_kwargs"), kwargs.get("core_kwargs"),
+                             {k: kwargs.get(k) for k in FW_OPTIONS})  # fmt: skip
+    try:
+        settings = make_core(core, 1, kwargs.get("lstm_hidden_size", DEFAULT_HIDDEN), **options).settings()
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"bad arguments for the {core} core {options}: {err}") from err
+    if settings:
         kwargs["core_kwargs"] = {**(kwargs.get("core_kwargs") or {}), **settings}
     return kwargs
 

@@ -11,7 +11,8 @@ through each fast-weight core of the policy and logs, under ``memory/``:
   both centred — 0 when the memory is silent, ≫ 1 when it drowns the input;
   ``actor_gate_abs_<l>``, ``actor_decay_<l>``, ``actor_fast_lr_<l>``: mean |g|, λ and η.
 
-Cores other than the fast-weight ones are skipped.
+Each core says what it reports through :meth:`~fw_agents.cores.RecurrentCore.memory_diagnostics`;
+cores that report nothing (the LSTM, the GRU, …) are skipped.
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import BaseCallback
 
-from fw_agents.cores.fast_weights import FastWeightRNN
-from fw_agents.cores.fw_memory import FastWeightLSTM
 from fw_agents.policies import CoreAdapter
 
 
 def rollout_memory_stats(model: RecurrentPPO, max_envs: int = 4) -> dict[str, float]:
-    """The diagnostics of every fast-weight core of ``model.policy`` on its latest rollout.
+    """The memory diagnostics of the actor's and critic's cores on ``model``'s latest rollout.
 
     Call it after a rollout and before the update (the buffer is then in time-major order).
     """
@@ -51,7 +50,7 @@ def rollout_memory_stats(model: RecurrentPPO, max_envs: int = 4) -> dict[str, fl
             ("critic", policy.lstm_critic, vf_features, (buffer.hidden_states_vf, buffer.cell_states_vf)),
         )
         for role, adapter, feats, stored in roles:
-            if not isinstance(adapter, CoreAdapter) or not isinstance(adapter.core, (FastWeightRNN, FastWeightLSTM)):
+            if not isinstance(adapter, CoreAdapter):  # sb3-contrib's own LSTM
                 continue
             x = feats.reshape(buffer.buffer_size, n_envs, -1)
             packed = tuple(torch.as_tensor(s[0][:, :n_envs], dtype=x.dtype, device=device) for s in stored)

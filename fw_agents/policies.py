@@ -3,9 +3,9 @@
 ``RecurrentPPO(FastWeightMlpPolicy, env)`` works like ``RecurrentPPO("MlpLstmPolicy", env)``:
 the LSTM policies' keyword arguments keep their meaning (``lstm_hidden_size`` = hidden units,
 ``n_lstm_layers`` = stacked layers, ``lstm_kwargs`` = extra core arguments such as dropout,
-``shared_lstm``, ``enable_critic_lstm``, …), and on top come ``core`` ("fw", "lstm", "irnn",
-"gru", "fw-rnn", "fw-paper", …), ``core_kwargs``, and for the Ba et al. cores ("fw-rnn",
-"fw-paper") the shortcuts ``decay``, ``fast_lr``, ``inner_steps`` and ``form``.
+``shared_lstm``, ``enable_critic_lstm``, …), and on top come ``core`` ("fw" — the default,
+today "fw-lstm" —, "fw-rnn", "fw-paper", "lstm", "gru", "irnn", "alstm", "ff"), ``core_kwargs``,
+and for the Ba et al. cores ("fw-rnn", "fw-paper") the shortcuts ``decay``, ``fast_lr``, ``inner_steps`` and ``form``.
 
 How the state fits the algorithm: RecurrentPPO sizes its buffers from ``lstm_actor.num_layers``
 and ``lstm_actor.hidden_size`` and stores a ``(h, c)`` pair for every step. :class:`CoreAdapter`
@@ -31,11 +31,9 @@ from stable_baselines3.common.torch_layers import (
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from fw_agents.cores import RecurrentCore, make_core
+from fw_agents.cores import DEFAULT_CORE, RecurrentCore, core_name, make_core
 
 FW_OPTIONS = ("decay", "fast_lr", "inner_steps", "form")
-# the fast-weight cores: their settings are pinned in a run's configuration
-FW_CORES = ("fw", "fw-rnn", "fw-paper")
 # hidden units when ``lstm_hidden_size`` is not given (RecurrentActorCriticPolicy's default)
 DEFAULT_HIDDEN = 256
 # the cores the FW_OPTIONS shortcuts apply to (Ba et al.'s fast-weight RNN)
@@ -91,9 +89,10 @@ class CoreAdapter(nn.Module):
 class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
     """``RecurrentActorCriticPolicy`` whose recurrent module is any registered core.
 
-    :param core: core name for :func:`fw_agents.make_core` ("fw" by default).
+    :param core: core name for :func:`fw_agents.make_core` (default ``"fw"``, the alias of the
+        package's default core; the policy records the permanent name, e.g. ``"fw-lstm"``).
     :param decay, fast_lr, inner_steps, form: settings of Ba et al.'s fast-weight RNN (only for
-        ``core="fw-rnn"`` or ``"fw-paper"``; the default ``"fw"`` takes its options in ``core_kwargs``).
+        ``core="fw-rnn"`` or ``"fw-paper"``; the default ``"fw-lstm"`` takes its options in ``core_kwargs``).
     :param core_kwargs: further keyword arguments for the core.
     The other parameters are those of ``RecurrentActorCriticPolicy`` (``features_extractor_class``
     defaults to the subclass's ``default_features_extractor``); ``lstm_hidden_size`` is
@@ -125,7 +124,7 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
         shared_lstm: bool = False,
         enable_critic_lstm: bool = True,
         lstm_kwargs: dict[str, Any] | None = None,
-        core: str = "fw",
+        core: str = DEFAULT_CORE,
         decay: float | None = None,
         fast_lr: float | None = None,
         inner_steps: int | None = None,
@@ -134,10 +133,11 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
     ) -> None:
         fw_options = {"decay": decay, "fast_lr": fast_lr, "inner_steps": inner_steps, "form": form}
         fw_options = {k: v for k, v in fw_options.items() if v is not None}
+        core = core_name(core)
         if core not in RNN_FW_CORES and fw_options:
             raise ValueError(
                 f"{', '.join(fw_options)} only apply to the fast-weight RNN cores {RNN_FW_CORES}, not {core!r}"
-                + ("; the default fast-weight core takes its options in core_kwargs" if core == "fw" else "")
+                + ("; the default fast-weight core takes its options in core_kwargs" if core == "fw-lstm" else "")
             )
         if features_extractor_class is None:
             features_extractor_class = self.default_features_extractor

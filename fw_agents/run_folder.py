@@ -33,7 +33,8 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from fw_agents.atomic import atomic_path
 from fw_agents.config import check_hyperparams, deep_merge, load_hyperparams, read_yaml
-from fw_agents.cores import available_cores
+from fw_agents.cores import DEFAULT_CORE, available_cores, core_name
+from fw_agents.cores.base import ALIASES
 from fw_agents.cores.fast_weights import PAPER_SETTINGS
 from fw_agents.errors import UsageError
 from fw_agents.vec_env import env_factory, import_gym_packages
@@ -124,7 +125,7 @@ class RunSpec:
     """What ``train.ppo`` asks for; :func:`prepare_run` turns it into a configuration."""
 
     env: str
-    core: str = "fw"
+    core: str = DEFAULT_CORE
     timesteps: int | None = None
     seed: int = 0
     n_envs: int | None = None
@@ -151,7 +152,8 @@ def prepare_run(spec: RunSpec) -> tuple[Path, dict[str, Any]]:
         env_id = resolve_env_id(spec.env)
     except ValueError as err:
         raise UsageError(str(err)) from err
-    config = deep_merge(load_hyperparams(env_id, spec.core), spec.hyperparams)
+    core = core_name(spec.core)  # runs record the permanent name, never the alias
+    config = deep_merge(load_hyperparams(env_id, core), spec.hyperparams)
     if spec.n_envs is not None:
         config["n_envs"] = spec.n_envs
     if spec.timesteps is not None:
@@ -160,7 +162,7 @@ def prepare_run(spec: RunSpec) -> tuple[Path, dict[str, Any]]:
     check_hyperparams(config)
     config.update(
         env_id=env_id,
-        core=spec.core,
+        core=core,
         seed=spec.seed,
         gym_packages=list(spec.gym_packages),
         vec_env=spec.vec_env,
@@ -168,7 +170,7 @@ def prepare_run(spec: RunSpec) -> tuple[Path, dict[str, Any]]:
         save_freq=spec.save_freq,
         device=spec.device,
     )
-    run_name = spec.run_name or f"{env_id}_{spec.core}_seed{spec.seed}"
+    run_name = spec.run_name or f"{env_id}_{core}_seed{spec.seed}"
     run_dir = Path(spec.log_folder) / run_name
     if (run_dir / CONFIG_FILE).exists():
         if not spec.overwrite:
@@ -236,8 +238,8 @@ def play_env(config: dict[str, Any], model_path: Path, **extra: Any) -> Any:
 def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> RecurrentPPO:
     """``RecurrentPPO.load`` with a clear error for a missing or corrupt file.
 
-    A fast-weight model saved before the gated core became the default is rebuilt with the
-    defaults of its time (:func:`_legacy_policy_kwargs`).
+    A zip that names its core by an alias (``"fw"``) or not at all is loaded as the core its
+    parameters hold (:func:`_pinned_policy_kwargs`), whatever the default is today.
     """
     import zipfile
 
@@ -247,30 +249,36 @@ def load_model(path: Path, env: VecEnv | None = None, device: str = "auto") -> R
     if not zipfile.is_zipfile(path):
         raise UsageError(f"{path} is not a saved model (not a zip archive; corrupt or truncated?)")
     try:
-        return RecurrentPPO.load(path, env=env, device=device, custom_objects=_legacy_policy_kwargs(path))
+        return RecurrentPPO.load(path, env=env, device=device, custom_objects=_pinned_policy_kwargs(path))
     except Exception as err:
         raise UsageError(f"cannot load model {path}: {type(err).__name__}: {err}") from err
 
 
-def _legacy_policy_kwargs(path: Path) -> dict[str, Any] | None:
-    """``{"policy_kwargs": …}`` for a model saved when ``"fw"`` named Ba et al.'s fast-weight RNN
-    (today ``"fw-rnn"``), else None.
+def _pinned_policy_kwargs(path: Path) -> dict[str, Any] | None:
+    """``{"policy_kwargs": …}`` naming the permanent core of a zip that names it by an alias or not
+    at all (``"fw"`` has named three models over time), else None.
 
-    Such a model's parameters hold the RNN's recurrent matrix (``….core.W.0``); it loads as
-    ``"fw-rnn"``. If it also records no ``read_norm`` and holds no gate, it predates the gated
-    RNN and was built with that time's defaults, the paper's: they fill the options it did not
-    record. (Not recoverable: a model saved outside ``train.ppo`` in the gated era with
+    The parameters tell: Ba et al.'s RNN holds a recurrent matrix (``….core.W.0``) and loads as
+    ``"fw-rnn"``; the LSTM with a delta-rule memory holds a projection (``….core.proj.0``) and
+    loads as ``"fw-lstm"``. An RNN zip that records no ``read_norm`` and holds no gate predates the
+    gated RNN and was built with that time's defaults, the paper's: they fill the options it did
+    not record. (Not recoverable: a model saved outside ``train.ppo`` in the gated era with
     ``read_gate=None`` but no ``read_norm`` loads unnormalised.)
     """
     from stable_baselines3.common.save_util import load_from_zip_file
 
     data, params, _ = load_from_zip_file(path, load_data=True, device="cpu")
     policy_kwargs = dict(data.get("policy_kwargs") or {})
+    if policy_kwargs.get("core", DEFAULT_CORE) not in ALIASES:
+        return None  # a permanent name: loads as it says
     names = list((params or {}).get("policy", {}))
-    if policy_kwargs.get("core", "fw") != "fw" or not any(".core.W." in name for name in names):
+    if any(".core.W." in name for name in names):
+        policy_kwargs["core"] = "fw-rnn"
+        core_kwargs = policy_kwargs.get("core_kwargs") or {}
+        if "read_norm" not in core_kwargs and not any(".core.gate." in name for name in names):
+            policy_kwargs["core_kwargs"] = {**PAPER_SETTINGS, **core_kwargs}
+    elif any(".core.proj." in name for name in names):
+        policy_kwargs["core"] = "fw-lstm"
+    else:
         return None
-    policy_kwargs["core"] = "fw-rnn"
-    core_kwargs = policy_kwargs.get("core_kwargs") or {}
-    if "read_norm" not in core_kwargs and not any(".core.gate." in name for name in names):
-        policy_kwargs["core_kwargs"] = {**PAPER_SETTINGS, **core_kwargs}
     return {"policy_kwargs": policy_kwargs}

@@ -6,14 +6,14 @@ captioned panels:
 1. "true state": the env's ``render()`` (MemoryCatch frames it red once the view is blank; MiniGrid
    draws the full grid with the agent's view highlighted),
 2. "what the agent sees": the observation (MiniGrid: its own picture of the partial view),
-3. "fast-weight read over past steps", for fast-weight policies, how much of the memory read at
-   this step comes from each past step τ of the episode (green bars: steps whose observation was
-   visible; grey: blank — a legend under the panel says so), recomputed from the core's own
-   parameters — what the agent recalls. For the default core (:class:`FastWeightLSTM`) the read of
-   each head is Σ_τ w_τ v(τ) over the values written at every step, and the bar is Σ_heads |w_τ|
-   (:meth:`FastWeightLSTM.read_weights`). For Ba et al.'s cores (:class:`FastWeightRNN`) the read
-   is A(t)·h₀ = Σ_τ w_τ h(τ) with w_τ = η·λ^{t−τ}·h(τ)ᵀh₀, where h₀ = ReLU(W h(t) + C x(t) + b) is
-   the first inner-loop vector, recomputed from the hidden states the core carried.
+3. "fast-weight read over past steps", for cores with a memory to show, how much of the memory
+   read at this step comes from each past step τ of the episode (green bars: steps whose
+   observation was visible; grey: blank — a legend under the panel says so): Σ_heads |w_τ| from
+   the core's own :meth:`~fw_agents.cores.RecurrentCore.read_weights` over the episode's inputs —
+   what the agent recalls. For the default core (:class:`~fw_agents.cores.FastWeightLSTM`) the read
+   of each head is Σ_τ w_τ v(τ) over the values written at every step; for Ba et al.'s cores
+   (:class:`~fw_agents.cores.FastWeightRNN`) it is A(t)·h₀ = Σ_τ w_τ h(τ) over the hidden states
+   the memory holds.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from stable_baselines3.common.policies import BaseModel
 from envs.memory_catch import MemoryCatchEnv
 from envs.render import observation_image
 from fw_agents.atomic import atomic_path
-from fw_agents.cores import FastWeightLSTM, FastWeightRNN
+from fw_agents.cores import RecurrentCore
 from fw_agents.evaluation import play
 from fw_agents.policies import CoreAdapter
 
@@ -40,25 +40,10 @@ VISIBLE_BAR = np.array([60, 200, 100], np.uint8)
 BLANK_BAR = np.array([150, 150, 150], np.uint8)
 
 
-def fast_weight_core(model: RecurrentPPO) -> FastWeightRNN | FastWeightLSTM | None:
-    """The actor's fast-weight core, or ``None`` for other cores."""
+def memory_core(model: RecurrentPPO) -> RecurrentCore | None:
+    """The actor's core (``None`` for sb3-contrib's own LSTM policies)."""
     actor = getattr(model.policy, "lstm_actor", None)
-    if isinstance(actor, CoreAdapter) and isinstance(actor.core, (FastWeightRNN, FastWeightLSTM)):
-        return actor.core
-    return None
-
-
-def read_weights(core: FastWeightRNN, features: torch.Tensor, h_prev: torch.Tensor, past: torch.Tensor) -> np.ndarray:
-    """Layer 0's attention weights w_τ = η λ^{t−τ} h(τ)ᵀ h₀ over ``past`` (K, H), oldest first.
-
-    ``features`` (F,) is x(t), ``h_prev`` (H,) is h(t) (the newest entry of ``past``).
-    """
-    with torch.no_grad():
-        z = core.C[0] @ features + core.bias[0] + core.W[0] @ h_prev
-        query = torch.relu(z)
-        ages = torch.arange(past.shape[0] - 1, -1, -1, dtype=past.dtype)
-        weights = float(core.fast_lr_of(0)) * float(core.decay_of(0)) ** ages * (past @ query)
-    return weights.cpu().numpy()
+    return actor.core if isinstance(actor, CoreAdapter) else None
 
 
 def attention_panel(weights: np.ndarray, visible: list[bool], length: int) -> np.ndarray:
@@ -188,11 +173,10 @@ def record(
     Returns the composed frames and each episode's return. Every frame is captioned and carries a
     header: the episode, the step, the action taken from this state and the reward it earned.
     """
-    core = fast_weight_core(model)
+    core = memory_core(model)
     policy = model.policy
     length = env.unwrapped.size - 1 if isinstance(env.unwrapped, MemoryCatchEnv) else 32
     frames: list[np.ndarray] = []
-    hiddens: list[torch.Tensor] = []
     inputs: list[torch.Tensor] = []
     visible: list[bool] = []
     pending: list[np.ndarray] = []
@@ -201,30 +185,17 @@ def record(
     def draw(obs: Any, state: tuple | None) -> None:
         panels = [env.render(), seen_panel(env, obs)]
         if state is None:  # an episode starts: the memory is empty
-            hiddens.clear()
             inputs.clear()
             visible.clear()
-        if isinstance(core, FastWeightLSTM):
+        visible.append(bool(np.asarray(obs).any()))
+        if core is not None:
             obs_tensor, _ = policy.obs_to_tensor(obs)
             with torch.no_grad():
                 features = BaseModel.extract_features(policy, obs_tensor, policy.pi_features_extractor)
             inputs.append(features[0].float())
-            weights = core.read_weights(torch.stack(inputs)).abs().sum(0).cpu().numpy()
-            panels.append(attention_panel(weights, [*visible, bool(np.asarray(obs).any())], length))
-        elif core is not None:
-            if state is None:
-                h_prev = torch.zeros(core.hidden_size)
-            else:
-                packed = (torch.as_tensor(state[0]), torch.as_tensor(state[1]))
-                h_prev = policy.lstm_actor.to_core_state(packed)[0][0, 0]  # layer 0, env 0
-                hiddens.append(h_prev)
-            obs_tensor, _ = policy.obs_to_tensor(obs)
-            with torch.no_grad():
-                features = BaseModel.extract_features(policy, obs_tensor, policy.pi_features_extractor)
-            past = torch.stack(hiddens) if hiddens else torch.zeros(0, core.hidden_size)
-            weights = read_weights(core, features[0].float(), h_prev, past)
-            panels.append(attention_panel(weights, visible, length))
-        visible.append(bool(np.asarray(obs).any()))
+            weights = core.read_weights(torch.stack(inputs))
+            if weights is not None:
+                panels.append(attention_panel(weights.abs().sum(0).cpu().numpy(), visible, length))
         pending[:] = panels
 
     def after(action: Any, reward: float) -> None:

@@ -36,7 +36,7 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert list((trained_run / "tb").iterdir())
     assert not list(trained_run.rglob(".*partial*"))
     config = yaml.safe_load((trained_run / "config.yml").read_text())
-    assert config["env_id"] == "MemoryCatch-v0" and config["core"] == "fw" and config["seed"] == 3
+    assert config["env_id"] == "MemoryCatch-v0" and config["core"] == "fw-lstm" and config["seed"] == 3
     assert config["n_steps"] == 32 and config["policy_kwargs"]["lstm_hidden_size"] == 8
     model = RecurrentPPO.load(trained_run / "model.zip")
     assert model.num_timesteps >= 256

@@ -26,6 +26,7 @@ ALL_CORES = [
     pytest.param("gru", {}, id="gru"),
     pytest.param("irnn", {}, id="irnn"),
     pytest.param("alstm", {}, id="alstm"),
+    pytest.param("ff", {}, id="ff"),
 ]
 
 
@@ -309,7 +310,7 @@ def test_unknown_core_lists_known_ones():
 
 
 def test_registry_has_the_baselines():
-    assert {"fw", "fw-rnn", "fw-paper", "lstm", "irnn", "gru", "alstm"} <= set(available_cores())
+    assert {"fw", "fw-rnn", "fw-paper", "lstm", "irnn", "gru", "alstm", "ff"} <= set(available_cores())
 
 
 # ------------------------------------------------------ the shared interface
@@ -496,3 +497,14 @@ def test_alstm_compiled_cell_passes_gradcheck_and_matches_in_float32():
 def test_alstm_bad_settings_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_core("alstm", 4, **{"hidden_size": 6, **kwargs})
+
+
+def test_the_memoryless_core_sees_only_the_current_step():
+    """``ff``'s output at t is a function of x(t) alone: no state, no effect of earlier steps."""
+    torch.manual_seed(0)
+    core = make_core("ff", 5, 8, num_layers=2)
+    x = torch.randn(6, 3, 5)
+    y, state = core(x)
+    for t in range(6):
+        torch.testing.assert_close(y[t], core(x[t : t + 1])[0][0])
+    assert not bool(state[0].any())

@@ -19,7 +19,7 @@ def test_plot_groups_runs_by_core(tmp_path, capsys):
     out = tmp_path / "curves.png"
     runs = [str(tmp_path / n) for n in ("fw0", "fw1", "lstm0")]
     assert run_cli(plot.main, [*runs, "--out", str(out), "--reference", "oracle:1.0", "memoryless:0.435"]) == 0
-    assert out.stat().st_size > 1000 and "groups: fw, lstm" in capsys.readouterr().out
+    assert out.stat().st_size > 1000 and "groups: fw-lstm, lstm" in capsys.readouterr().out
     assert run_cli(plot.main, [str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "not a run folder" in capsys.readouterr().err
 

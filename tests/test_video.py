@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from fw_agents import FastWeightRNN
-from fw_agents.video import BLANK_BAR, CAPTION, PANEL, VISIBLE_BAR, attention_panel, compose, read_weights
+from fw_agents.video import BLANK_BAR, CAPTION, PANEL, VISIBLE_BAR, attention_panel, compose
 
 
 def test_read_weights_reproduce_the_memory_read():
@@ -24,8 +24,9 @@ def test_read_weights_reproduce_the_memory_read():
     a_now = core.decay * a_prev + core.fast_lr * torch.outer(h_prev, h_prev)
     query = torch.relu(core.C[0] @ x[5, 0] + core.bias[0] + core.W[0] @ h_prev)
     past = torch.stack(hiddens[1:])  # h(1) … h(5); h(0) = 0 contributes nothing
-    weights = torch.as_tensor(read_weights(core, x[5, 0], h_prev, past))
-    torch.testing.assert_close((weights[:, None] * past).sum(0), a_now @ query)
+    weights = core.read_weights(x[:, 0])  # (1, 6): over the steps 0 … 5, the current one last (not yet written)
+    assert weights.shape == (1, 6) and weights[0, -1] == 0
+    torch.testing.assert_close((weights[0, :-1, None] * past).sum(0), a_now @ query)
 
 
 def test_frames_carry_a_header_captions_and_a_legend():

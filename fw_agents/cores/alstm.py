@@ -63,6 +63,7 @@ class AssociativeLSTMCore(RecurrentCore):
         _check_dropout(dropout)
         _check_backend(backend)
         self.n_copies = n_copies
+        self.seed = seed
         self.backend = backend
         self.drop = nn.Dropout(float(dropout))
         half = hidden_size // 2
@@ -75,6 +76,10 @@ class AssociativeLSTMCore(RecurrentCore):
         perms = torch.stack([torch.randperm(half, generator=gen) for _ in range(n_copies)])
         perms[0] = torch.arange(half)
         self.register_buffer("perms", perms, persistent=True)
+
+    def settings(self) -> dict[str, object]:
+        """Every constructor option but the sizes (see :meth:`RecurrentCore.settings`)."""
+        return {"dropout": self.drop.p, "n_copies": self.n_copies, "seed": self.seed, "backend": self.backend}
 
     def state_shapes(self) -> list[tuple[int, ...]]:
         return [(self.num_layers, self.hidden_size), (self.num_layers, self.n_copies * self.hidden_size)]

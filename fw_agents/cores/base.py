@@ -152,6 +152,28 @@ class RecurrentCore(nn.Module, ABC):
     ) -> tuple[torch.Tensor, State]:
         """The time loop; inputs are already checked."""
 
+    # ------------------------------------------------------- optional hooks
+    # A new core is one file: the run configuration, the video and the training diagnostics
+    # call these hooks and never ask which class a core is. Override what applies.
+    def settings(self) -> dict[str, object]:
+        """The constructor's options beyond the sizes, so that ``type(core)(F, H, num_layers=L,
+        **core.settings())`` rebuilds it: a run pins them in its configuration and saved model,
+        which then reload as they trained whatever a later version's defaults. ``{}``: nothing to pin."""
+        return {}
+
+    def read_weights(self, x: torch.Tensor) -> torch.Tensor | None:
+        """How much layer 0's memory read at the last step of the episode ``x`` (T, F), run from the
+        empty memory, draws on each step's write: ``(heads, T)``, oldest step first (the video's
+        memory panel draws Σ_heads |w|). ``None``: the core has no memory to show."""
+        return None
+
+    def memory_diagnostics(
+        self, x: torch.Tensor, state: State | None = None, episode_starts: torch.Tensor | None = None
+    ) -> dict[str, float]:
+        """Figures that say whether the core uses its memory on a batch of sequences (T, B, F),
+        keyed ``"<name>/<layer>"``; logged under ``memory/`` while training. ``{}``: none."""
+        return {}
+
 
 def reset_state(state: State, keep: torch.Tensor) -> State:
     """Zero the state of examples where ``keep`` (B,) is 0."""
@@ -215,7 +237,7 @@ def register_core(name: str) -> Callable[[type[RecurrentCore]], type[RecurrentCo
     """Class decorator: make a core available to :func:`make_core` under ``name``."""
 
     def decorator(cls: type[RecurrentCore]) -> type[RecurrentCore]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
+        if name in ALIASES or (name in _REGISTRY and _REGISTRY[name] is not cls):
             raise ValueError(f"a core named {name!r} is already registered")
         _REGISTRY[name] = cls
         return cls
@@ -223,15 +245,28 @@ def register_core(name: str) -> Callable[[type[RecurrentCore]], type[RecurrentCo
     return decorator
 
 
+# A registered name means one model for good. An alias names whichever core plays a role: "fw" is
+# the package's default fast-weight core. Tables, run folders, leaderboards and saved
+# configurations record the permanent name (core_name), never the alias.
+ALIASES = {"fw": "fw-lstm"}
+DEFAULT_CORE = "fw"
+
+
+def core_name(name: str) -> str:
+    """The permanent name of a core: an alias resolved (``"fw"`` → ``"fw-lstm"``), others as given."""
+    return ALIASES.get(name, name)
+
+
 def available_cores() -> list[str]:
-    """Names accepted by :func:`make_core`."""
-    return sorted(_REGISTRY)
+    """Names accepted by :func:`make_core`: the registered cores and the aliases."""
+    return sorted([*_REGISTRY, *ALIASES])
 
 
 def make_core(name: str, input_size: int, hidden_size: int, **kwargs: object) -> RecurrentCore:
-    """Build a registered core by name, e.g. ``make_core("fw-rnn", 32, 64, decay=0.9)``."""
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
+    """Build a registered core by name or alias, e.g. ``make_core("fw-rnn", 32, 64, decay=0.9)``."""
+    permanent = core_name(name)
+    if permanent not in _REGISTRY:
+        close = difflib.get_close_matches(name, available_cores(), n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"unknown core {name!r}; known cores: {', '.join(available_cores())}.{hint}")
-    return _REGISTRY[name](input_size, hidden_size, **kwargs)
+    return _REGISTRY[permanent](input_size, hidden_size, **kwargs)

@@ -406,6 +406,25 @@ class FastWeightRNN(RecurrentCore):
         return torch.stack(hs)
 
     @torch.no_grad()
+    def read_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Layer 0's read at the last step t = T − 1 of ``x`` (T, F) from the empty memory:
+        A(t)·h₀ = Σ_τ w_τ h(τ) over the hidden states h(0) … h(t−1) the memory holds, with
+        w_τ = η λ^{t−1−τ} h(τ)ᵀ h₀ and h₀ = ReLU(W h(t−1) + C x(t) + b) the first inner-loop vector.
+        Returns w, ``(1, T)``; the last entry is 0 (step t is written after its read)."""
+        hiddens, state = [], None
+        for t in range(x.shape[0] - 1):  # h(0) … h(t−1), as the policy carried them
+            _, state = self(x[t : t + 1, None], state)
+            hiddens.append(state[0][0, 0])
+        h_prev = hiddens[-1] if hiddens else x.new_zeros(self.hidden_size)
+        query = torch.relu(self.C[0] @ x[-1] + self.bias[0] + self.W[0] @ h_prev)
+        weights = x.new_zeros(1, x.shape[0])
+        if hiddens:
+            past = torch.stack(hiddens)
+            ages = torch.arange(past.shape[0] - 1, -1, -1, dtype=past.dtype, device=past.device)
+            weights[0, :-1] = float(self.fast_lr_of(0)) * float(self.decay_of(0)) ** ages * (past @ query)
+        return weights
+
+    @torch.no_grad()
     def memory_diagnostics(
         self, x: torch.Tensor, state: State | None = None, episode_starts: torch.Tensor | None = None
     ) -> dict[str, float]:

@@ -60,10 +60,10 @@ def spread_decays(heads: int, shortest: float = 4.0, longest: float = 100.0) -> 
     return [1.0 - 1.0 / tau for tau in taus] + [1.0]
 
 
-@register_core("fw")
+@register_core("fw-lstm")
 class FastWeightLSTM(RecurrentCore):
-    """LSTM with a delta-rule fast-weight memory (equations in the module docstring): the default
-    core of ``FastWeightMlpPolicy``. ``"fw-rnn"`` and ``"fw-paper"`` are the Ba et al. cores.
+    """``"fw-lstm"``: an LSTM with a delta-rule fast-weight memory (equations in the module docstring),
+    the package's default core (``"fw"``). ``"fw-rnn"`` and ``"fw-paper"`` are the Ba et al. cores.
 
     :param input_size: F, features per step.
     :param hidden_size: H, the LSTM's units and the output size.
