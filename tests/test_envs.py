@@ -231,3 +231,12 @@ def test_one_table_registers_every_env_and_its_short_name():
         assert spec.kwargs == kwargs and spec.max_episode_steps == max_steps
         assert resolve_env_id(env_id.rsplit("-v", 1)[0]) == env_id
     assert set(SHORT_NAMES.values()) == set(ENV_SPECS)
+
+
+@pytest.mark.parametrize("env_id", ["MiniGrid-DoorKey-5x5-v0", "MiniGrid-RedBlueDoors-6x6-v0", "MiniGrid-MemoryS7-v0",
+                                    "MiniGrid-MemoryS9-v0", "MiniGrid-Empty-Random-5x5-v0"])  # fmt: skip
+def test_minigrid_oracle_solves_the_suite_envs(env_id):
+    """The oracle reference plans on the full grid: every episode must succeed (the suite's 1.0)."""
+    from envs.minigrid_oracle import oracle_success
+
+    assert oracle_success(make_env(env_id), episodes=30, seed=5) == 1.0

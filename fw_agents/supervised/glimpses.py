@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fw_agents.errors import UsageError
+
 GLIMPSE = 7
 FEATURES = GLIMPSE * GLIMPSE + 3
 IDX_FILES = {
@@ -171,7 +173,11 @@ def load_dataset(
 def load_digits_upscaled(seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """scikit-learn's 1,797 bundled 8×8 digits, bilinearly upscaled to 28×28 (1,297 train,
     200 validation, 300 test, shuffled by ``seed``). Not MNIST: not comparable with the paper."""
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:
+        raise UsageError("the no-files digits data set needs scikit-learn: pip install -e '.[digits]' "
+                         "(or give --data-dir with Fashion-MNIST/MNIST IDX files)") from err
 
     digits = load_digits()
     images = torch.as_tensor(digits.images, dtype=torch.float32) / 16.0
