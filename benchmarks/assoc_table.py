@@ -30,7 +30,7 @@ from fw_agents.supervised.models import SCHEDULES
 
 OUT = ROOT / "benchmarks" / "results"
 RESULTS = ROOT / "RESULTS.md"
-CORES = ["fw-paper", "fw-rnn", "fw", "lstm", "irnn", "alstm"]
+CORES = ["fw-paper", "fw-rnn", "fw-lstm", "lstm", "irnn", "alstm"]
 SIZES = [20, 50, 100]
 # Table 1 of the paper, test error in %, as reported by Ba et al. (2016) — the paper's numbers.
 PAPER = {
@@ -40,9 +40,9 @@ PAPER = {
     "fw-paper": {20: 1.81, 50: 0.0, 100: 0.0},
 }
 NAMES = {"fw-paper": "Fast weights (paper)", "fw-rnn": "Fast-weight RNN, gated read-out (fw-rnn)",
-         "fw": "LSTM + fast-weight memory (package default)", "lstm": "LSTM", "irnn": "IRNN",
+         "fw-lstm": "LSTM + fast-weight memory (package default)", "lstm": "LSTM", "irnn": "IRNN",
          "alstm": "A-LSTM"}  # fmt: skip
-LONG_CORES = ("fw-paper", "fw-rnn", "fw", "lstm")
+LONG_CORES = ("fw-paper", "fw-rnn", "fw-lstm", "lstm")
 
 
 def run_one(core: str, hidden: int, seed: int, args: argparse.Namespace, inner_steps: int | None = None) -> dict:
@@ -196,7 +196,7 @@ def main() -> None:
     write_section(
         "assoc-sweep",
         results=RESULTS,
-        body="## Inner-loop steps S for fast weights (R = 20)\n\nThe reading note asked why the paper used S = 1. "
+        body="## Inner-loop steps S for fast weights (R = 20)\n\nWhy does the paper use S = 1? "
         f"Same budget as above:\n\n{sweep_table(sweep)}",
     )
     print(f"wrote {RESULTS} and {png}")

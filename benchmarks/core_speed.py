@@ -23,8 +23,8 @@ CORES = [
     ("lstm (torch)", "lstm", {}),
     ("gru (torch)", "gru", {}),
     ("irnn (torch)", "irnn", {}),
-    ("fw (LSTM + delta memory)", "fw", {}),  # the shipped core
-    ("fw, torch loop", "fw", {"backend": "torch"}),
+    ("fw-lstm (LSTM + delta memory)", "fw-lstm", {}),  # the shipped core
+    ("fw-lstm, torch loop", "fw-lstm", {"backend": "torch"}),
     ("fw-rnn attention S=1", "fw-rnn", {"form": "attention", "inner_steps": 1}),
     ("fw-paper attention S=1", "fw-paper", {"form": "attention", "inner_steps": 1}),
     ("fw-rnn attention S=2", "fw-rnn", {"form": "attention", "inner_steps": 2}),

@@ -73,10 +73,10 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "gate_unit_norm_l99": ("fw-rnn", {"read_gate": "unit", "read_norm": True, "decay": 0.99},
                            "+ gate per unit, normalised read-out, λ 0.99"),
     "gate_unit_l99": ("fw-rnn", {"read_gate": "unit", "decay": 0.99}, "+ gate per unit, λ 0.99"),
-    "lstm_delta": ("fw", {}, "**shipped default** (`fw`): an LSTM with a delta-rule fast-weight memory beside it, "
+    "lstm_delta": ("fw-lstm", {}, "**shipped default** (`fw-lstm`): an LSTM with a delta-rule fast-weight memory beside it, "
                    "read-out gate from 0"),
-    "lstm_delta_open": ("fw", {"gate_init": 1.0}, "the shipped default with the read-out gate from 1"),
-    "lstm_add": ("fw", {"rule": "add"}, "the shipped default with Hebbian accumulation instead of the delta rule"),
+    "lstm_delta_open": ("fw-lstm", {"gate_init": 1.0}, "the shipped default with the read-out gate from 1"),
+    "lstm_add": ("fw-lstm", {"rule": "add"}, "the shipped default with Hebbian accumulation instead of the delta rule"),
     "lstm": ("lstm", {}, "LSTM core (reference)"),
 }  # fmt: skip
 TASKS = {
@@ -93,13 +93,13 @@ FURTHER = ("catch24", "assoc")
 def core_kwargs(variant: str) -> dict:
     """Ba et al.'s RNN variants start from the paper's settings; the default core's from its own."""
     core, options, _ = VARIANTS[variant]
-    return {"fw-rnn": {**PAPER_SETTINGS, **options}, "fw": dict(options)}.get(core, {})
+    return {"fw-rnn": {**PAPER_SETTINGS, **options}, "fw-lstm": dict(options)}.get(core, {})
 
 
 def sweep_config(task: str, variant: str) -> dict:
     env, steps, seeds = TASKS[task]
     core, _, _ = VARIANTS[variant]
-    overrides = {"policy_kwargs": {"core_kwargs": core_kwargs(variant)}} if core in ("fw", "fw-rnn") else {}
+    overrides = {"policy_kwargs": {"core_kwargs": core_kwargs(variant)}} if core in ("fw-lstm", "fw-rnn") else {}
     return {"envs": [env], "cores": [core], "seeds": seeds, "timesteps": steps, "log_folder": str(FOLDER),
             "variants": {variant: overrides}, "threads": 1}  # fmt: skip
 
@@ -117,7 +117,7 @@ def run_cartpole(variant: str, seed: int) -> None:
     if path.exists():
         return
     core, _, _ = VARIANTS[variant]
-    extra = {"core": core, **({"core_kwargs": core_kwargs(variant)} if core in ("fw", "fw-rnn") else {})}
+    extra = {"core": core, **({"core_kwargs": core_kwargs(variant)} if core in ("fw-lstm", "fw-rnn") else {})}
     last, best, seconds = cartpole_run(FastWeightMlpPolicy, extra, seed, TASKS["cartpole"][1])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"last": last, "best": best, "seconds": seconds}))

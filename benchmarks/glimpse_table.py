@@ -26,7 +26,7 @@ from pathlib import Path
 from _common import ROOT, paper_table, per_seed, report, run_json, run_minutes, time_limited
 
 OUT = ROOT / "benchmarks" / "results" / "glimpses"
-MODELS = ["fw-paper", "fw-rnn", "fw", "lstm", "irnn", "convnet"]
+MODELS = ["fw-paper", "fw-rnn", "fw-lstm", "lstm", "irnn", "convnet"]
 SIZES = [50, 100, 200]
 # Table 2 of the paper: MNIST test error in % — the paper's numbers.
 PAPER = {
@@ -36,7 +36,7 @@ PAPER = {
     "fw-paper": {50: 7.21, 100: 1.30, 200: 0.85},
 }
 NAMES = {"fw-paper": "Fast weights (paper)", "fw-rnn": "Fast-weight RNN, gated read-out (fw-rnn)",
-         "fw": "LSTM + fast-weight memory (package default)", "lstm": "LSTM", "irnn": "IRNN",
+         "fw-lstm": "LSTM + fast-weight memory (package default)", "lstm": "LSTM", "irnn": "IRNN",
          "convnet": "ConvNet"}  # fmt: skip
 
 

@@ -42,7 +42,7 @@ def run(core: str, timesteps: int, eval_freq: int, folder: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cores", nargs="+", default=["fw", "lstm", "gru"])
+    parser.add_argument("--cores", nargs="+", default=["fw-lstm", "lstm", "gru"])
     parser.add_argument("--timesteps", type=int, default=100_000)
     parser.add_argument("--eval-freq", type=int, default=25_000)
     parser.add_argument("--quick", action="store_true")

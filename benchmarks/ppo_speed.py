@@ -28,7 +28,7 @@ VARIANTS = [
     ("lstm core", FastWeightMlpPolicy, {"core": "lstm"}),
     ("gru core", FastWeightMlpPolicy, {"core": "gru"}),
     ("irnn core", FastWeightMlpPolicy, {"core": "irnn"}),
-    ("fw (LSTM + delta memory)", FastWeightMlpPolicy, {"core": "fw"}),
+    ("fw-lstm (LSTM + delta memory)", FastWeightMlpPolicy, {"core": "fw-lstm"}),
     ("fw-rnn attention", FastWeightMlpPolicy, {"core": "fw-rnn", "form": "attention"}),
     ("fw-rnn matrix", FastWeightMlpPolicy, {"core": "fw-rnn", "form": "matrix"}),
 ]
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = load_hyperparams("MemoryCatch-v0", "fw")
+    config = load_hyperparams("MemoryCatch-v0", "fw-lstm")
     rounds, updates = (1, 1) if args.quick else (args.rounds, args.updates)
     steps = updates * config["n_steps"] * config["n_envs"]
     models = {label: build(policy, extra, config) for label, policy, extra in VARIANTS}

@@ -72,6 +72,21 @@ class StopOnInterrupt(BaseCallback):
         return not self.requested
 
 
+class EntropySchedule(BaseCallback):
+    """Sets the entropy coefficient from ``schedule(progress remaining)`` before every rollout
+    (``ent_coef: lin_<value>`` in the hyperparameters; RecurrentPPO itself takes a number only)."""
+
+    def __init__(self, schedule: Callable[[float], float]) -> None:
+        super().__init__()
+        self.schedule = schedule
+
+    def _on_rollout_start(self) -> None:
+        self.model.ent_coef = float(self.schedule(self.model._current_progress_remaining))
+
+    def _on_step(self) -> bool:
+        return True
+
+
 class SaveBest(BaseCallback):
     """Called by EvalCallback on a new best mean reward: atomically writes best_model.zip."""
 

@@ -192,12 +192,22 @@ _HARNESS_PPO_ARGS = ("policy_kwargs", "seed", "device", "verbose", "tensorboard_
 
 def ppo_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     """The RecurrentPPO arguments of a configuration, less those the harness sets itself,
-    with ``lin_<value>`` schedules resolved."""
-    return {
+    with ``lin_<value>`` schedules resolved. A scheduled ``ent_coef`` (which RecurrentPPO takes as
+    a number only) starts at its initial value; :func:`entropy_schedule` moves it during training."""
+    kwargs = {
         k: schedule(v, k) if k in SCHEDULED else v
         for k, v in config.items()
         if k in ppo_parameters() and k not in _HARNESS_PPO_ARGS
     }
+    if isinstance(kwargs.get("ent_coef"), LinearSchedule):
+        kwargs["ent_coef"] = kwargs["ent_coef"](1.0)
+    return kwargs
+
+
+def entropy_schedule(config: dict[str, Any]) -> LinearSchedule | None:
+    """The entropy coefficient's schedule when the configuration gives ``ent_coef: lin_<value>``."""
+    value = schedule(config["ent_coef"], "ent_coef") if "ent_coef" in config else None
+    return value if isinstance(value, LinearSchedule) else None
 
 
 class LinearSchedule:
@@ -225,4 +235,4 @@ def schedule(value: Any, key: str) -> Any:
     return value
 
 
-SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf", "ent_coef")

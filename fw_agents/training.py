@@ -19,8 +19,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
-from fw_agents.callbacks import CheckpointEvery, RunEvaluation, SaveBest, StopOnInterrupt
-from fw_agents.config import LinearSchedule, build_policy_kwargs, policy_class_for, ppo_kwargs
+from fw_agents.callbacks import CheckpointEvery, EntropySchedule, RunEvaluation, SaveBest, StopOnInterrupt
+from fw_agents.config import LinearSchedule, build_policy_kwargs, entropy_schedule, policy_class_for, ppo_kwargs
 from fw_agents.diagnostics import MemoryDiagnostics
 from fw_agents.errors import UsageError
 from fw_agents.run_folder import (
@@ -74,7 +74,8 @@ def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecE
         deterministic=bool(config.get("eval_deterministic", True)),
         verbose=0,
     )
-    cbs = CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"]), MemoryDiagnostics()])
+    extra = [EntropySchedule(entropy)] if (entropy := entropy_schedule(config)) is not None else []
+    cbs = CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"]), MemoryDiagnostics(), *extra])
     return cbs, eval_env, evaluation
 
 

@@ -42,7 +42,7 @@ def test_catch_curves_gives_every_core_the_same_tuning_budget(catch_curves):
 @pytest.mark.parametrize("setting", ["16", "24"])
 def test_catch_curves_matches_recurrent_parameters(catch_curves, setting):
     inputs = catch_curves.INPUT_SIZE[setting]
-    target = catch_curves.core_parameters("fw-rnn", 64, inputs)
+    target = catch_curves.core_parameters(catch_curves.FW, 64, inputs)
     for core in catch_curves.CORES:
         params = catch_curves.core_parameters(core, catch_curves.matched_hidden(core, inputs), inputs)
         assert abs(params - target) / target < 0.05, core

@@ -52,3 +52,33 @@ def test_atomic_path_replaces_in_one_step_or_not_at_all(tmp_path):
         raise RuntimeError("interrupted")
     assert target.read_text() == "new"
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.txt"]  # no temporary left behind
+
+
+def test_entropy_coefficient_follows_a_linear_schedule(tmp_path):
+    """``ent_coef: lin_0.01`` (RecurrentPPO takes a number only): the harness starts at 0.01 and lowers
+    it before every rollout, reaching about 0 at the end of the budget."""
+    import torch
+    from helpers import train_run
+    from sb3_contrib import RecurrentPPO
+
+    from fw_agents.callbacks import EntropySchedule
+    from fw_agents.config import LinearSchedule, entropy_schedule, ppo_kwargs
+
+    assert ppo_kwargs({"ent_coef": "lin_0.01"})["ent_coef"] == 0.01
+    assert isinstance(entropy_schedule({"ent_coef": "lin_0.01"}), LinearSchedule)
+    assert entropy_schedule({"ent_coef": 0.01}) is None and entropy_schedule({}) is None
+    seen = []
+    original = EntropySchedule._on_rollout_start
+
+    def spy(self):
+        original(self)
+        seen.append(self.model.ent_coef)
+
+    EntropySchedule._on_rollout_start = spy
+    try:
+        torch.manual_seed(0)
+        assert train_run(tmp_path, "--hyperparams", "ent_coef:lin_0.01", timesteps=256) == 0
+    finally:
+        EntropySchedule._on_rollout_start = original
+    assert seen[0] == 0.01 and all(a > b for a, b in zip(seen, seen[1:])) and len(seen) == 4
+    assert RecurrentPPO.load(tmp_path / "run" / "model.zip").ent_coef < 0.01
