@@ -73,8 +73,8 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "gate_unit_norm_l99": ("fw-rnn", {"read_gate": "unit", "read_norm": True, "decay": 0.99},
                            "+ gate per unit, normalised read-out, λ 0.99"),
     "gate_unit_l99": ("fw-rnn", {"read_gate": "unit", "decay": 0.99}, "+ gate per unit, λ 0.99"),
-    "lstm_delta": ("fw-lstm", {}, "**shipped default** (`fw-lstm`): an LSTM with a delta-rule fast-weight memory beside it, "
-                   "read-out gate from 0"),
+    "lstm_delta": ("fw-lstm", {}, "**shipped default** (`fw-lstm`): an LSTM with a delta-rule fast-weight memory "
+                   "beside it, read-out gate from 0"),
     "lstm_delta_open": ("fw-lstm", {"gate_init": 1.0}, "the shipped default with the read-out gate from 1"),
     "lstm_add": ("fw-lstm", {"rule": "add"}, "the shipped default with Hebbian accumulation instead of the delta rule"),
     "lstm": ("lstm", {}, "LSTM core (reference)"),

@@ -57,6 +57,8 @@ def test_atomic_path_replaces_in_one_step_or_not_at_all(tmp_path):
 def test_entropy_coefficient_follows_a_linear_schedule(tmp_path):
     """``ent_coef: lin_0.01`` (RecurrentPPO takes a number only): the harness starts at 0.01 and lowers
     it before every rollout, reaching about 0 at the end of the budget."""
+    import itertools
+
     import torch
     from helpers import train_run
     from sb3_contrib import RecurrentPPO
@@ -80,5 +82,5 @@ def test_entropy_coefficient_follows_a_linear_schedule(tmp_path):
         assert train_run(tmp_path, "--hyperparams", "ent_coef:lin_0.01", timesteps=256) == 0
     finally:
         EntropySchedule._on_rollout_start = original
-    assert seen[0] == 0.01 and all(a > b for a, b in zip(seen, seen[1:])) and len(seen) == 4
+    assert seen[0] == 0.01 and all(a > b for a, b in itertools.pairwise(seen)) and len(seen) == 4
     assert RecurrentPPO.load(tmp_path / "run" / "model.zip").ent_coef < 0.01
