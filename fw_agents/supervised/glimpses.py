@@ -176,8 +176,10 @@ def load_digits_upscaled(seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.T
     try:
         from sklearn.datasets import load_digits
     except ImportError as err:
-        raise UsageError("the no-files digits data set needs scikit-learn: pip install -e '.[digits]' "
-                         "(or give --data-dir with Fashion-MNIST/MNIST IDX files)") from err
+        raise UsageError(
+            "the no-files digits data set needs scikit-learn: pip install -e '.[digits]' "
+            "(or give --data-dir with Fashion-MNIST/MNIST IDX files)"
+        ) from err
 
     digits = load_digits()
     images = torch.as_tensor(digits.images, dtype=torch.float32) / 16.0
