@@ -82,6 +82,18 @@ def resume_point(run_dir: Path) -> tuple[Path, int] | None:
     return path, steps
 
 
+def run_finished(run_dir: Path) -> bool:
+    """Whether a run ended with its whole budget: ``summary.json`` records at least the configured
+    steps (the small files a suite keeps are enough to tell), or, for runs older than summaries,
+    a final ``model.zip``."""
+    run_dir = Path(run_dir)
+    summary = run_dir / SUMMARY_FILE
+    if summary.exists() and (run_dir / CONFIG_FILE).exists():
+        steps = json.loads(summary.read_text())["num_timesteps"]
+        return steps >= read_config(run_dir).get("n_timesteps", 0)
+    return (run_dir / "model.zip").exists()
+
+
 def save_checkpoint(model: BaseAlgorithm, run_dir: Path) -> Path:
     return atomic_save(model, run_dir / "checkpoints" / f"ckpt_{model.num_timesteps}.zip")
 

@@ -14,7 +14,8 @@ A sweep file (YAML)::
     threads: 1                 # torch threads per run
 
 Each run is ``python -m train.ppo`` writing an ordinary run folder, so ``train.plot`` reads
-the results. Finished runs (a ``model.zip``) are skipped, so a sweep can be re-run to fill gaps.
+the results. Finished runs (``summary.json`` records the whole budget) are skipped, so a sweep can be
+re-run to fill gaps — also from a copy that kept only each run's small files.
 """
 
 from __future__ import annotations
@@ -107,9 +108,9 @@ def expand(config: dict[str, Any]) -> list[Job]:
 
 def _run(job: Job) -> tuple[str, int]:
     """Run one job unless finished; an interrupted one resumes from its checkpoint (or restarts)."""
-    from fw_agents.run_folder import latest_checkpoint
+    from fw_agents.run_folder import latest_checkpoint, run_finished
 
-    if (job.run_dir / "model.zip").exists():
+    if run_finished(job.run_dir):
         return job.name, 0
     args = job.command()
     if (job.run_dir / "config.yml").exists():
