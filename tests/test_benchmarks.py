@@ -57,3 +57,28 @@ def test_steps_to_threshold(catch_curves):
     steps, values = np.array([0, 10, 20, 30]), np.array([0.1, 0.6, 0.4, 0.9])
     assert _common.steps_to(steps, values, 0.5) == 10
     assert _common.steps_to(steps, values, 0.95) is None
+
+
+@pytest.mark.parametrize(
+    ("script", "names", "marker", "column"),
+    [
+        ("delayed_recall", "CORES", "delayed-recall", 0),
+        ("cartpole_novel", "POLICIES", "cartpole-novel", 0),
+        ("core_speed", "CORES", "core-speed", 4),
+    ],
+)
+def test_published_tables_have_the_rows_their_scripts_produce(monkeypatch, script, names, marker, column):
+    """A table in RESULTS.md lists exactly what its script runs today: a script that changed its
+    cores or labels must have its table re-run (or the change pinned), not left to drift."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS[0].parent))
+    module = __import__(script)
+    produced = [entry if isinstance(entry, str) else entry[0] for entry in getattr(module, names)]
+    text = (BENCHMARKS[0].parent.parent / "RESULTS.md").read_text()
+    body = text[text.index(f"<!-- {marker} -->") : text.index(f"<!-- /{marker} -->")]
+    published = []
+    for line in body.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) > column and cells[column] and not set(cells[column]) <= {"-"}:
+            published.append(cells[column])
+    published = [row for row in published if row not in ("core", "policy")]  # header rows
+    assert sorted(set(published)) == sorted(set(produced))

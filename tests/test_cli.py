@@ -217,15 +217,16 @@ def test_other_cores_and_envs(tmp_path, capsys):
     assert run_cli(ppo.main, argv) == 0
     config = yaml.safe_load((tmp_path / "grid" / "config.yml").read_text())
     assert config["policy_kwargs"]["features_extractor_class"] == "MiniGridMLP"
-    assert config["eval_deterministic"] is False  # MiniGrid's periodic evaluation samples actions
+    # MiniGrid's section: advantages not normalised, the periodic evaluation deterministic
+    assert config["eval_deterministic"] is True and config["normalize_advantage"] is False
     model = RecurrentPPO.load(tmp_path / "grid" / "model.zip")
     assert type(model.policy.features_extractor).__name__ == "MiniGridMLP"
     assert model.observation_space.shape == (20, 7, 7)
     capsys.readouterr()
     assert run_cli(evaluate.main, [str(tmp_path / "grid"), "--episodes", "1"]) == 0
-    assert "(stochastic, seed" in capsys.readouterr().out  # as the run's periodic evaluation
-    assert run_cli(evaluate.main, [str(tmp_path / "grid"), "--episodes", "1", "--deterministic"]) == 0
-    assert "(deterministic, seed" in capsys.readouterr().out
+    assert "(deterministic, seed" in capsys.readouterr().out  # as the run's periodic evaluation
+    assert run_cli(evaluate.main, [str(tmp_path / "grid"), "--episodes", "1", "--stochastic"]) == 0
+    assert "(stochastic, seed" in capsys.readouterr().out
     argv = ["--env", "MemoryCatch", "--env-kwargs", "size:8", "visible_steps:2", "--timesteps", "64",
             "--log-folder", str(tmp_path), "--run-name", "small", *TINY]  # fmt: skip
     assert run_cli(ppo.main, argv) == 0
@@ -378,3 +379,29 @@ def test_every_run_ends_with_an_evaluation_of_its_final_model_and_resume_keeps_t
     assert run_cli(ppo.main, ["--resume", str(run), "--timesteps", "256", "--no-progress-bar"]) == 0
     with np.load(run / "eval" / "evaluations.npz") as saved:
         assert list(saved["timesteps"]) == [128, RecurrentPPO.load(run / "model.zip").num_timesteps]
+
+
+@pytest.mark.parametrize("recorded", ["fw", None])
+def test_zips_naming_the_alias_load_as_the_core_they_hold_whatever_the_default(tmp_path, monkeypatch, recorded):
+    """A zip that says ``core="fw"`` (or no core) holds the model of its time: it loads as that model
+    (today's fw-lstm here) even after ``fw`` has come to name another core."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.save_util import load_from_zip_file, save_to_zip_file
+
+    import envs
+    from fw_agents import FastWeightLSTM, FastWeightMlpPolicy
+    from fw_agents.cores import base
+    from fw_agents.run_folder import load_model
+
+    env = make_vec_env(lambda: envs.make_env("MemoryCatch"), n_envs=1)
+    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=8, batch_size=8, policy_kwargs={"lstm_hidden_size": 8})
+    assert model.policy.core_name == "fw-lstm"
+    model.save(tmp_path / "now.zip")
+    data, params, variables = load_from_zip_file(tmp_path / "now.zip")
+    data["policy_kwargs"] = {"lstm_hidden_size": 8, **({"core": recorded} if recorded else {})}
+    save_to_zip_file(tmp_path / "old.zip", data, params, variables)
+    monkeypatch.setitem(base.ALIASES, "fw", "lstm")  # a later release makes another core the default
+    loaded = load_model(tmp_path / "old.zip")
+    assert isinstance(loaded.policy.lstm_actor.core, FastWeightLSTM)
+    for name, value in model.policy.state_dict().items():
+        torch.testing.assert_close(loaded.policy.state_dict()[name], value)

@@ -36,17 +36,18 @@ def test_compare_end_to_end_and_resume(tmp_path, capsys):
     suite, out = tiny_suite(tmp_path), tmp_path / "out"
     assert run_cli(cli.main, ["--suite", str(suite), "--out", str(out)]) == 0
     runs = sorted(p.name for p in (out / "runs").iterdir() if p.is_dir())
-    assert runs == ["CartPoleNoVel-v1_fw_seed0", "CartPoleNoVel-v1_lstm_seed0",
-                    "DelayedRecall-L3-v0_fw_seed0", "DelayedRecall-L3-v0_lstm_seed0"]  # fmt: skip
-    assert (out / "runs" / "CartPoleNoVel-v1_fw_seed0" / "vecnormalize.pkl").exists()
+    # the suite names the alias "fw": run folders and tables record the permanent name
+    assert runs == ["CartPoleNoVel-v1_fw-lstm_seed0", "CartPoleNoVel-v1_lstm_seed0",
+                    "DelayedRecall-L3-v0_fw-lstm_seed0", "DelayedRecall-L3-v0_lstm_seed0"]  # fmt: skip
+    assert (out / "runs" / "CartPoleNoVel-v1_fw-lstm_seed0" / "vecnormalize.pkl").exists()
     with (out / "leaderboard.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["env"], r["core"]) for r in rows] == [
-        ("DelayedRecall-L3-v0", "fw"), ("DelayedRecall-L3-v0", "lstm"),
-        ("CartPoleNoVel-v1", "fw"), ("CartPoleNoVel-v1", "lstm"),
+        ("DelayedRecall-L3-v0", "fw-lstm"), ("DelayedRecall-L3-v0", "lstm"),
+        ("CartPoleNoVel-v1", "fw-lstm"), ("CartPoleNoVel-v1", "lstm"),
     ]  # fmt: skip
     # the csv's numbers are the run's own evaluations on the suite's scale
-    data = np.load(out / "runs" / "CartPoleNoVel-v1_fw_seed0" / "eval" / "evaluations.npz")
+    data = np.load(out / "runs" / "CartPoleNoVel-v1_fw-lstm_seed0" / "eval" / "evaluations.npz")
     final = data["results"].mean(axis=1)[-3:].mean() / 500
     assert float(rows[2]["final_mean"]) == pytest.approx(final, abs=1e-4)
     assert float(rows[2]["normalised"]) == pytest.approx((final - 0.1) / 0.9, abs=1e-4)
@@ -128,7 +129,24 @@ def test_bad_suite_files(tmp_path, capsys, content, message):
 def test_project_suite_is_valid():
     suite = compare.load_suite("memory")
     compare.check(suite)
-    assert suite.cores == ["fw", "fw-rnn", "fw-paper", "lstm", "gru"] and suite.seeds == [0, 1, 2]
+    assert suite.cores == ["fw-lstm", "fw-rnn", "fw-paper", "lstm", "gru"] and suite.seeds == [0, 1, 2]
     assert {"MemoryCatch-v0", "MiniGrid-MemoryS7-v0", "AssociativeRecall-v0"} <= {e.env for e in suite.envs}
     with pytest.raises(UsageError, match="suite file not found"):
         compare.load_suite("missing/suite.yml")
+
+
+def test_minigrid_suite_is_valid():
+    """The MiniGrid suite: the four target envs at the targets' budgets, fw-lstm / lstm / gru and the
+    memoryless ff, 3 seeds, every id a stock MiniGrid id and one MiniGrid section for all of them."""
+    from fw_agents.config import load_hyperparams
+
+    suite = compare.load_suite("minigrid")
+    compare.check(suite)
+    assert suite.cores == ["fw-lstm", "lstm", "gru", "ff"] and suite.seeds == [0, 1, 2]
+    budgets = {env.env: env.timesteps for env in suite.envs}
+    assert budgets == {"MiniGrid-DoorKey-5x5-v0": 100_000, "MiniGrid-RedBlueDoors-6x6-v0": 1_000_000,
+                       "MiniGrid-MemoryS7-v0": 1_000_000, "MiniGrid-MemoryS9-v0": 2_000_000}  # fmt: skip
+    sections = {env.env: load_hyperparams(env.env, "fw-lstm") for env in suite.envs}
+    assert all(not env.hyperparams for env in suite.envs)  # no per-env PPO settings
+    assert len({yaml.safe_dump(s) for s in sections.values()}) == 1  # one MiniGrid section for every id
+    assert all(s["eval_deterministic"] is True for s in sections.values())
