@@ -593,3 +593,25 @@ def _diagnostics_after_a_rollout(model, stats_fn):
     model.learn(32, callback=Grab())
     assert set(captured) == {"actor_trace_norm_0", "critic_trace_norm_0"}
     return captured
+
+
+@pytest.mark.parametrize("kind", [torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN])
+def test_single_steps_run_the_fused_cell_with_the_same_numbers(kind):
+    """``run_rnn`` at T = 1 (the rollout case) runs torch's fused cell per layer: outputs, states and
+    every gradient equal the multi-step module's, in float64, two layers."""
+    from fw_agents.cores.base import run_rnn
+
+    torch.manual_seed(0)
+    rnn = kind(5, 7, num_layers=2).double()
+    x = torch.randn(1, 3, 5, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(2, 3, 7, dtype=torch.float64, requires_grad=True)
+    state = (h, torch.randn(2, 3, 7, dtype=torch.float64)) if kind is torch.nn.LSTM else h
+    fast, slow = run_rnn(rnn, x, state), rnn(x, state)
+    torch.testing.assert_close(fast, slow)
+    fast_grads = torch.autograd.grad(fast[0].sum(), [x, h, *rnn.parameters()])
+    slow_grads = torch.autograd.grad(slow[0].sum(), [x, h, *rnn.parameters()])
+    for a, b in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(a, b)
+    no_bias = kind(5, 7, bias=False).double()  # not a plain RNN: the module itself runs
+    one_layer = (state[0][:1], state[1][:1]) if isinstance(state, tuple) else h[:1]
+    torch.testing.assert_close(run_rnn(no_bias, x, one_layer)[0], no_bias(x, one_layer)[0])

@@ -204,6 +204,36 @@ def run_in_segments(
     return torch.cat(outputs, dim=0), state
 
 
+# torch's fused single-step cells, by nn.RNNBase mode
+_CELLS = {"LSTM": torch.lstm_cell, "GRU": torch.gru_cell, "RNN_RELU": torch.rnn_relu_cell,
+          "RNN_TANH": torch.rnn_tanh_cell}  # fmt: skip
+
+
+def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, state: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> tuple:
+    """``rnn(x, state)`` for a torch RNN, LSTM or GRU; a single step (T = 1) of a plain one runs its
+    fused cell layer by layer instead — the same equations and numbers without the per-call set-up of
+    the multi-step kernel, which is most of its cost at T = 1 (every env step of a rollout calls a
+    core with T = 1, once for the actor and once for the critic)."""
+    plain = rnn.bias and not rnn.bidirectional and not rnn.batch_first and not getattr(rnn, "proj_size", 0)
+    if x.shape[0] != 1 or rnn.mode not in _CELLS or not plain:
+        return rnn(x, state)
+    cell, lstm = _CELLS[rnn.mode], rnn.mode == "LSTM"
+    h0, c0 = state if lstm else (state, None)
+    inp, hs, cs = x[0], [], []
+    for layer in range(rnn.num_layers):
+        if layer > 0 and rnn.dropout and rnn.training:
+            inp = nn.functional.dropout(inp, rnn.dropout, training=True)
+        weights = [getattr(rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        if lstm:
+            inp, c = cell(inp, (h0[layer], c0[layer]), *weights)
+            cs.append(c)
+        else:
+            inp = cell(inp, h0[layer], *weights)
+        hs.append(inp)
+    h_n = torch.stack(hs)
+    return inp[None], ((h_n, torch.stack(cs)) if lstm else h_n)
+
+
 # Where a core with compiled kernels runs them: "numba" always, "auto" on the CPU, "torch" never.
 BACKENDS = ("auto", "numba", "torch")
 

@@ -44,6 +44,7 @@ from fw_agents.cores.base import (
     _check_positive_int,
     register_core,
     run_in_segments,
+    run_rnn,
     use_numba,
 )
 
@@ -166,7 +167,7 @@ class FastWeightLSTM(RecurrentCore):
         lstm = self.lstm[layer]
 
         def step(seg: torch.Tensor, st: State) -> tuple[torch.Tensor, State]:
-            y, (h, c) = lstm(seg, (st[0], st[1]))
+            y, (h, c) = run_rnn(lstm, seg, (st[0], st[1]))
             return y, (h, c)
 
         hs, (h_last, c_last) = run_in_segments(step, x, (h0[None], c0[None]), starts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fw_agents.cores.base import RecurrentCore, State, _check_dropout, register_core, run_in_segments
+from fw_agents.cores.base import RecurrentCore, State, _check_dropout, register_core, run_in_segments, run_rnn
 
 
 class _TorchRNNCore(RecurrentCore):
@@ -30,7 +30,7 @@ class _TorchRNNCore(RecurrentCore):
         self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
     ) -> tuple[torch.Tensor, State]:
         def step(x_seg: torch.Tensor, st: State) -> tuple[torch.Tensor, State]:
-            y, new = self.rnn(x_seg, st if self.n_state_tensors > 1 else st[0])
+            y, new = run_rnn(self.rnn, x_seg, st if self.n_state_tensors > 1 else st[0])
             return y, tuple(new) if self.n_state_tensors > 1 else (new,)
 
         return run_in_segments(step, x, state, episode_starts)
