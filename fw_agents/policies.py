@@ -63,12 +63,19 @@ class CoreAdapter(nn.Module):
         self.output_size = core.hidden_size
         self.num_layers = 1
         self.hidden_size = (core.state_size + 1) // 2
+        # a one-layer state of two (1, B, H) tensors (the LSTM's h and c) packs into the two halves
+        # unchanged: pass it through instead of joining and splitting it at every step
+        self.direct = [tuple(shape) for shape in core.state_shapes()] == [(1, self.hidden_size)] * 2
 
     def to_core_state(self, states: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        if self.direct:
+            return states[0], states[1]
         flat = torch.cat([states[0][0], states[1][0]], dim=1)[:, : self.core.state_size]
         return self.core.unpack_state(flat)
 
     def from_core_state(self, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.direct:
+            return state[0], state[1]
         flat = self.core.pack_state(state)
         pad = 2 * self.hidden_size - flat.shape[1]
         if pad:

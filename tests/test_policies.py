@@ -235,3 +235,22 @@ def test_save_and_load_in_a_fresh_process(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert json.loads(lines[-2]) == expected
     assert lines[-1] == "0.7"
+
+
+def test_an_lstm_state_passes_through_the_adapter_as_the_generic_packing_would_pack_it():
+    """CoreAdapter hands an LSTM core's (h, c) through unchanged: the same tensors the generic
+    pack / split / unpack produces, in both directions."""
+    import torch
+
+    from fw_agents.cores import make_core
+    from fw_agents.policies import CoreAdapter
+
+    adapter = CoreAdapter(make_core("lstm", 4, 6))
+    assert adapter.direct and not CoreAdapter(make_core("fw-lstm", 4, 6)).direct
+    state = (torch.randn(1, 3, 6), torch.randn(1, 3, 6))
+    packed = adapter.core.pack_state(state)
+    generic = (packed[:, :6].unsqueeze(0), packed[:, 6:].unsqueeze(0))
+    for fast, slow in zip(adapter.from_core_state(state), generic, strict=True):
+        torch.testing.assert_close(fast, slow)
+    for fast, slow in zip(adapter.to_core_state(generic), adapter.core.unpack_state(packed), strict=True):
+        torch.testing.assert_close(fast, slow)
