@@ -312,11 +312,15 @@ class Row:
 
 
 def collect(suite: Suite, runs_dir: Path) -> list[Row]:
-    """A :class:`Row` per env × core with at least one evaluated run."""
+    """A :class:`Row` per env × core with at least one finished run (a run still training has no
+    final score yet, so a leaderboard written while a suite runs shows only what has ended)."""
+    from fw_agents.run_folder import run_finished
+
     rows = []
     for env in suite.envs:
         for core in suite.cores:
-            runs = [score_run(runs_dir / run_name(env.env, core, seed), env, seed) for seed in suite.seeds]
+            runs = [score_run(runs_dir / run_name(env.env, core, seed), env, seed) for seed in suite.seeds
+                    if run_finished(runs_dir / run_name(env.env, core, seed))]  # fmt: skip
             runs = [r for r in runs if r is not None]
             if runs:
                 rows.append(Row(env, core, runs, len(suite.seeds)))
