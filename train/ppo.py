@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from fw_agents.config import parse_key_values
+from fw_agents.cores import available_cores, core_name
 from fw_agents.errors import UsageError
 from fw_agents.run_folder import RunSpec, prepare_run, read_config, resume_point, write_config
 from fw_agents.training import train
@@ -31,8 +32,8 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--env", help="short name (MemoryCatch) or any registered Gymnasium id")
     p.add_argument("--core", "--policy", dest="core", default=DEFAULTS["core"],
-                   help="recurrent core: fw (default: LSTM + fast-weight memory), fw-rnn, fw-paper, lstm, irnn, "
-                        "gru, alstm (--policy: old name, kept for one release)")  # fmt: skip
+                   help=f"recurrent core: {', '.join(available_cores())} (default fw, the alias of the package's "
+                        f"default {core_name('fw')}; --policy: old name, kept for one release)")  # fmt: skip
     p.add_argument("--timesteps", type=int, help="total env steps (default: hyperparams.yml)")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--n-envs", type=int, help="parallel envs (default: hyperparams.yml)")
