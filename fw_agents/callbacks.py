@@ -111,9 +111,9 @@ class RunEvaluation(EvalCallback):
 
     def _init_callback(self) -> None:
         super()._init_callback()
-        if self.log_path is None or not Path(f"{self.log_path}.npz").exists():  # np.savez adds the suffix
+        path = Path(f"{self.log_path}.npz")  # np.savez adds the suffix
+        if self.log_path is None or not path.exists():
             return
-        path = f"{self.log_path}.npz"
         with np.load(path) as saved:
             keep = saved["timesteps"] <= self.model.num_timesteps
             self.evaluations_timesteps = [int(t) for t in saved["timesteps"][keep]]

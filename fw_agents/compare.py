@@ -275,7 +275,7 @@ class RunScore:
 
 def score_run(run_dir: Path, env: SuiteEnv, seed: int) -> RunScore | None:
     """The run's evaluation curve on the suite's score scale; ``None`` if it has no evaluation yet."""
-    import json
+    from fw_agents.run_folder import read_summary
 
     evaluations = read_evaluations(run_dir, env.score, hint="score it by return in a suite file "
                                    "(score: return, max_return: …)")  # fmt: skip
@@ -284,8 +284,8 @@ def score_run(run_dir: Path, env: SuiteEnv, seed: int) -> RunScore | None:
     steps, scores = evaluations
     if env.score == "return":
         scores = scores / env.max_return
-    summary = run_dir / "summary.json"
-    wall = json.loads(summary.read_text()).get("wall_seconds") if summary.exists() else None
+    summary = read_summary(run_dir)
+    wall = summary.get("wall_seconds") if summary is not None else None
     return RunScore(seed, steps, scores, wall)
 
 
@@ -319,8 +319,8 @@ def collect(suite: Suite, runs_dir: Path) -> list[Row]:
     rows = []
     for env in suite.envs:
         for core in suite.cores:
-            runs = [score_run(runs_dir / run_name(env.env, core, seed), env, seed) for seed in suite.seeds
-                    if run_finished(runs_dir / run_name(env.env, core, seed))]  # fmt: skip
+            folders = {seed: runs_dir / run_name(env.env, core, seed) for seed in suite.seeds}
+            runs = [score_run(folder, env, seed) for seed, folder in folders.items() if run_finished(folder)]
             runs = [r for r in runs if r is not None]
             if runs:
                 rows.append(Row(env, core, runs, len(suite.seeds)))

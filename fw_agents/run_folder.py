@@ -66,6 +66,13 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """What a run that ended wrote in ``summary.json`` (``num_timesteps``, ``wall_seconds``); ``None``
+    for a run that has not ended."""
+    path = Path(run_dir) / SUMMARY_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def resume_point(run_dir: Path) -> tuple[Path, int] | None:
     """The newest saved model of a run and its env-step count: the final ``model.zip`` of a run
     that ended (its steps from ``summary.json``), else the latest checkpoint; ``None`` if neither."""
@@ -73,9 +80,9 @@ def resume_point(run_dir: Path) -> tuple[Path, int] | None:
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None:
         saved.append((checkpoint_steps(checkpoint), checkpoint))
-    summary = run_dir / SUMMARY_FILE
-    if (run_dir / "model.zip").exists() and summary.exists():
-        saved.append((int(json.loads(summary.read_text())["num_timesteps"]), run_dir / "model.zip"))
+    summary = read_summary(run_dir)
+    if (run_dir / "model.zip").exists() and summary is not None:
+        saved.append((int(summary["num_timesteps"]), run_dir / "model.zip"))
     if not saved:
         return None
     steps, path = max(saved, key=lambda item: item[0])
@@ -87,10 +94,9 @@ def run_finished(run_dir: Path) -> bool:
     steps (the small files a suite keeps are enough to tell), or, for runs older than summaries,
     a final ``model.zip``."""
     run_dir = Path(run_dir)
-    summary = run_dir / SUMMARY_FILE
-    if summary.exists() and (run_dir / CONFIG_FILE).exists():
-        steps = json.loads(summary.read_text())["num_timesteps"]
-        return steps >= read_config(run_dir).get("n_timesteps", 0)
+    summary = read_summary(run_dir)
+    if summary is not None and (run_dir / CONFIG_FILE).exists():
+        return summary["num_timesteps"] >= read_config(run_dir).get("n_timesteps", 0)
     return (run_dir / "model.zip").exists()
 
 
