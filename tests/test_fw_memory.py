@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from fw_agents import FastWeightLSTM, make_core
+from fw_agents.cores import fw_memory
 from fw_agents.cores.fw_memory import _MemoryFunction, spread_decays
 
 
@@ -89,14 +90,38 @@ SETTINGS = [
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_matches_slow_reference(backend, settings):
     """Outputs, final state and every gradient (parameters, input, carried state) in float64."""
+    _check_against_reference(backend, settings)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4, 9])
+@pytest.mark.parametrize("settings", SETTINGS[:3])
+def test_compiled_chunks_match_slow_reference(monkeypatch, chunk, settings):
+    """The compiled backward recomputes A per chunk from checkpoints: chunk boundaries inside and
+    across episode starts (steps 0, 3, 7), T = 9 not a multiple of the chunk, one chunk for all."""
+    monkeypatch.setattr(fw_memory, "CHUNK", chunk)
+    _check_against_reference("numba", settings)
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+@pytest.mark.parametrize("settings", SETTINGS[:3])
+def test_single_step_matches_slow_reference(backend, settings):
+    """T = 1 (every env step of a rollout) runs the LSTM's fused cell: the same numbers and gradients,
+    with an episode start in the batch."""
+    _check_against_reference(backend, settings, seq_len=1)
+
+
+def _check_against_reference(backend, settings, seq_len=9):
     gen = torch.Generator().manual_seed(3)
     core = FastWeightLSTM(5, 10, backend=backend, **settings).double()
     _randomise(core, gen)
-    x = torch.randn(9, 4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(seq_len, 4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
     state = tuple(s.requires_grad_(True) for s in _random_state(core, 4, gen))
     starts = torch.zeros(9, 4, dtype=torch.float64)
     starts[3, 1] = starts[0, 2] = starts[7, 0] = 1.0
-    weights = [torch.randn(s, generator=gen, dtype=torch.float64) for s in [(9, 4, 10)] + [t.shape for t in state]]
+    starts = starts[:seq_len]
+    weights = [
+        torch.randn(s, generator=gen, dtype=torch.float64) for s in [(seq_len, 4, 10)] + [t.shape for t in state]
+    ]
     results = []
     for fn in (lambda: core(x, state, starts), lambda: slow_reference(core, x, state, starts)):
         y, final = fn()
@@ -111,8 +136,11 @@ def test_matches_slow_reference(backend, settings):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
-def test_compiled_memory_gradcheck():
-    """The hand-derived backward of the compiled loop against finite differences, both rules."""
+@pytest.mark.parametrize("chunk", [16, 2])
+def test_compiled_memory_gradcheck(monkeypatch, chunk):
+    """The hand-derived backward of the compiled loop against finite differences, both rules, with
+    one chunk and with chunks of 2 steps (T = 5)."""
+    monkeypatch.setattr(fw_memory, "CHUNK", chunk)
     gen = torch.Generator().manual_seed(0)
     seq_len, batch, heads, dk, dv = 5, 2, 2, 3, 4
 
@@ -138,6 +166,24 @@ def test_float32_kernel_matches_torch_path():
     torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
     for a, b in zip(s1, s2, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_inference_path_matches_the_recorded_one():
+    """Without a gradient (rollouts, evaluation) the compiled memory runs with no checkpoints and no
+    autograd record; its reads and state equal the recorded path's, at T = 1 and over a sequence."""
+    torch.manual_seed(2)
+    core = FastWeightLSTM(6, 32)
+    for seq_len in (1, 21):
+        x = torch.randn(seq_len, 5, 6)
+        starts = (torch.rand(seq_len, 5) < 0.2).float()
+        state = tuple(torch.randn(s.shape) for s in core.initial_state(5))
+        y1, s1 = core(x, state, starts)
+        with torch.no_grad():
+            y2, s2 = core(x, state, starts)
+        assert y1.requires_grad and not y2.requires_grad
+        torch.testing.assert_close(y1.detach(), y2, atol=0, rtol=0)
+        for a, b in zip(s1, s2, strict=True):
+            torch.testing.assert_close(a.detach(), b, atol=0, rtol=0)
 
 
 def _write(core, keys, values, logits):

@@ -152,13 +152,26 @@ class FastWeightLSTM(RecurrentCore):
         for layer in range(self.num_layers):
             if layer > 0:
                 out = self.drop(out)
-            hs, h_last, c_last = self._slow(layer, out, h_all[layer], c_all[layer], episode_starts)
+            if x.shape[0] == 1:  # one step (every env step of a rollout): the fused cell, no segments
+                hs, h_last, c_last = self._cell(layer, out, h_all[layer], c_all[layer], keep)
+            else:
+                hs, h_last, c_last = self._slow(layer, out, h_all[layer], c_all[layer], episode_starts)
             read, a_last = self.memory(self.project(layer, hs, out), a_all[layer], keep)
             out = torch.addcmul(hs + self.shift[layer], self.gate[layer], read)
             new_h.append(h_last)
             new_c.append(c_last)
             new_a.append(a_last)
-        return out, (torch.stack(new_h), torch.stack(new_c), torch.stack(new_a))
+        return out, (_layers(new_h), _layers(new_c), _layers(new_a))
+
+    def _cell(
+        self, layer: int, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, keep: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The LSTM's single step (T = 1) with torch's fused cell, the state cleared where ``keep`` is 0."""
+        if keep is not None:
+            h0, c0 = h0 * keep[0, :, None], c0 * keep[0, :, None]
+        lstm = self.lstm[layer]
+        h, c = torch.lstm_cell(x[0], (h0, c0), lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
+        return h[None], h, c
 
     def _slow(
         self, layer: int, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, starts: torch.Tensor | None
@@ -174,8 +187,17 @@ class FastWeightLSTM(RecurrentCore):
         return hs, h_last[0], c_last[0]
 
     def project(self, layer: int, hs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """p = P [h; x] + p₀ (T, B, heads·(2 d_k + d_v + 1)); :func:`_split` gives its q, k, v, w."""
-        return self.proj[layer](torch.cat([hs, x], dim=-1))
+        """p = P [h; x] + p₀ (T, B, heads·(2 d_k + d_v + 1)); :func:`_split` gives its q, k, v, w.
+
+        Computed as P_h h + P_x x + p₀ from the two column blocks of P, so no [h; x] is built (and
+        kept for the backward): h and x are kept by the LSTM already."""
+        proj = self.proj[layer]
+        hidden = self.hidden_size
+        return torch.addmm(
+            F.linear(hs, proj.weight[:, :hidden], proj.bias).flatten(0, -2),
+            x.flatten(0, -2),
+            proj.weight[:, hidden:].t(),
+        ).view(*hs.shape[:-1], -1)
 
     def projections(self, layer: int, hs: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """q, k (T, B, heads, d_k), v (T, B, heads, d_v) and the write logit w (T, B, heads)."""
@@ -188,15 +210,25 @@ class FastWeightLSTM(RecurrentCore):
 
     def lam(self, like: torch.Tensor) -> torch.Tensor:
         """λ per head, (heads,), in ``like``'s dtype and device (exact for float64 tests)."""
-        return torch.tensor(self.decays, dtype=like.dtype, device=like.device)
+        key = (tuple(self.decays), like.dtype, like.device)
+        cached = self.__dict__.get("_lam")
+        if cached is None or cached[0] != key:
+            cached = (key, torch.tensor(self.decays, dtype=like.dtype, device=like.device))
+            self.__dict__["_lam"] = cached
+        return cached[1]
 
     def memory(self, p: torch.Tensor, a0: torch.Tensor, keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """N(r(t)) for every step from the projection ``p``, flattened to (T, B, H), and A after the last step."""
         if keep is None:
             keep = p.new_ones(p.shape[:2])
-        if use_numba(self.backend, p):  # the kernels read q, k, v, w in place from the projection (no copies)
+        if use_numba(self.backend, p):
             sizes = (self.heads, self.key_size, self.value_size)
-            read, a_last = _MemoryFunction.apply(p, keep, a0, self.lam(p), self.delta, self.eps, sizes)
+            args = (p, keep, a0, self.lam(p), self.delta, self.eps, sizes)
+            if torch.is_grad_enabled() and (p.requires_grad or a0.requires_grad):
+                read, a_last = _MemoryFunction.apply(*args)
+            else:  # rollouts and evaluation: no checkpoints, no autograd record
+                out, _, a_t, *_ = _memory_numba(*args, None)
+                read, a_last = out.permute(0, 3, 1, 2), a_t.permute(3, 0, 1, 2)
         else:
             q, k, v, w = _split(p, self.heads, self.key_size, self.value_size)
             read, a_last = self._memory_torch(q, k, v, w, keep, a0, self.delta)
@@ -270,52 +302,82 @@ class FastWeightLSTM(RecurrentCore):
         return stats
 
 
+def _layers(per_layer: list[torch.Tensor]) -> torch.Tensor:
+    """The layers' states as one (L, …) tensor (a view when there is one layer)."""
+    return per_layer[0][None] if len(per_layer) == 1 else torch.stack(per_layer)
+
+
 def _split(p: torch.Tensor, heads: int, dk: int, dv: int) -> tuple[torch.Tensor, ...]:
     """The projection (…, heads·(2 d_k + d_v + 1)) as views q, k (…, heads, d_k), v (…, heads, d_v), w (…, heads)."""
     q, k, v, w = torch.split(p, [heads * dk, heads * dk, heads * dv, heads], dim=-1)
     return q.unflatten(-1, (heads, dk)), k.unflatten(-1, (heads, dk)), v.unflatten(-1, (heads, dv)), w
 
 
+# Steps between the matrices the compiled forward keeps for the backward (which recomputes the rest)
+CHUNK = 16
+
+
+def _memory_numba(
+    p: torch.Tensor, keep: torch.Tensor, a0: torch.Tensor, lam: torch.Tensor, delta: float, eps: float,
+    sizes: tuple[int, int, int], chunk: int | None,
+) -> tuple[torch.Tensor, ...]:  # fmt: skip
+    """Run the compiled forward on detached tensors, batch innermost (see ``_memory_kernels``).
+
+    Returns the reads (T, heads, d_v, B), their 1/std (T, heads, B), the last Aᵀ (heads, d_k, d_v, B),
+    the checkpoints (one Aᵀ every ``chunk`` steps from the carried one; none when ``chunk`` is None)
+    and the transposed projection (T, P, B) and keep, for the backward.
+    """
+    from fw_agents.cores import _memory_kernels as kernels
+    from fw_agents.cores.fast_weights import _parallel
+
+    heads, _, dv = sizes
+    seq_len, batch = p.shape[:2]
+    pt = p.detach().permute(0, 2, 1).contiguous()
+    keep = keep.detach().to(p.dtype).contiguous()
+    a0t = a0.detach().permute(1, 2, 3, 0).contiguous()
+    lam = lam.detach().to(p.dtype).contiguous()
+    out = p.new_empty(seq_len, heads, dv, batch)
+    rstd = p.new_empty(seq_len, heads, batch)
+    a_last = torch.empty_like(a0t)
+    if chunk is None:
+        chunk, ckpt = seq_len, a0t.new_empty(0, *a0t.shape)
+    else:
+        ckpt = a0t.new_empty(-(-seq_len // chunk), *a0t.shape)
+        ckpt[0] = a0t
+    fn = kernels.memory_forward_parallel if _parallel(seq_len, batch) else kernels.memory_forward_serial
+    fn(pt.numpy(), keep.numpy(), lam.numpy(), delta, eps, sizes, a0t.numpy(), ckpt.numpy(), chunk, out.numpy(),
+       rstd.numpy(), a_last.numpy())  # fmt: skip
+    return out, rstd, a_last, ckpt, pt, keep, lam
+
+
 class _MemoryFunction(torch.autograd.Function):
     """The memory's time loop compiled (``_memory_kernels``), with its hand-derived backward; it takes
-    the whole projection p and returns its whole gradient, so nothing is split, copied or joined."""
+    the whole projection p (T, B, P) and returns its whole gradient, so nothing is split or joined.
+    The forward keeps Aᵀ every :data:`CHUNK` steps; the backward recomputes each chunk's matrices."""
 
     @staticmethod
     def forward(ctx, p, keep, a0, lam, delta, eps, sizes):  # type: ignore[override]
-        from fw_agents.cores import _memory_kernels as kernels
-        from fw_agents.cores.fast_weights import _parallel
-
-        heads, dk, dv = sizes
-        p, keep = p.detach().contiguous(), keep.detach().contiguous()
-        q, k, v, w = _split(p, heads, dk, dv)
-        seq_len, batch = p.shape[:2]
-        lam = lam.detach().to(q.dtype).contiguous()
-        hist = q.new_empty(batch, heads, seq_len + 1, dk, dv)
-        hist[:, :, 0] = a0.detach()
-        out = q.new_empty(seq_len, batch, heads, dv)
-        rstd = q.new_empty(seq_len, batch, heads)
-        parallel = _parallel(seq_len, batch)
-        fn = kernels.memory_forward_parallel if parallel else kernels.memory_forward_serial
-        fn(q.numpy(), k.numpy(), v.numpy(), w.numpy(), keep.numpy(), lam.numpy(), delta, eps, hist.numpy(),
-           out.numpy(), rstd.numpy())  # fmt: skip
-        ctx.save_for_backward(p, keep, lam, hist, out, rstd)
-        ctx.settings = (delta, eps, parallel, sizes)
-        return out, hist[:, :, -1].clone()
+        chunk = CHUNK
+        out, rstd, a_last, ckpt, pt, keep, lam = _memory_numba(p, keep, a0, lam, delta, eps, sizes, chunk)
+        read = out.permute(0, 3, 1, 2).contiguous()  # the core's layout, kept once for both backwards
+        ctx.save_for_backward(pt, keep, lam, ckpt, read, rstd)
+        ctx.settings = (delta, eps, sizes, chunk)
+        return read, a_last.permute(3, 0, 1, 2)
 
     @staticmethod
     def backward(ctx, g_out, g_end):  # type: ignore[override]
         from fw_agents.cores import _memory_kernels as kernels
+        from fw_agents.cores.fast_weights import _parallel
 
-        p, keep, lam, hist, out, rstd = ctx.saved_tensors
-        delta, eps, parallel, sizes = ctx.settings
-        q, k, v, w = _split(p, *sizes)
-        g_out = torch.zeros_like(out) if g_out is None else g_out.contiguous()
-        g_end = hist.new_zeros(hist[:, :, 0].shape) if g_end is None else g_end.contiguous()
-        dp = torch.empty_like(p)
-        dq, dk, dv, dw = _split(dp, *sizes)
-        da0 = torch.empty_like(hist[:, :, 0])
-        fn = kernels.memory_backward_parallel if parallel else kernels.memory_backward_serial
-        fn(g_out.numpy(), g_end.numpy(), q.numpy(), k.numpy(), v.numpy(), w.numpy(), keep.numpy(), lam.numpy(),
-           delta, eps, hist.numpy(), out.numpy(), rstd.numpy(), dq.numpy(), dk.numpy(), dv.numpy(), dw.numpy(),
-           da0.numpy())  # fmt: skip
-        return dp, None, da0, None, None, None, None
+        pt, keep, lam, ckpt, read, rstd = ctx.saved_tensors
+        delta, eps, sizes, chunk = ctx.settings
+        out = read.permute(0, 2, 3, 1).contiguous()
+        g_out = torch.zeros_like(out) if g_out is None else g_out.permute(0, 2, 3, 1).contiguous()
+        g_end = torch.zeros_like(ckpt[0]) if g_end is None else g_end.permute(1, 2, 3, 0).contiguous()
+        dp = torch.empty_like(pt)
+        da0 = torch.empty_like(ckpt[0])
+        seq_len, _, batch = pt.shape
+        fn = kernels.memory_backward_parallel if _parallel(seq_len, batch) else kernels.memory_backward_serial
+        fn(g_out.numpy(), g_end.numpy(), pt.numpy(), keep.numpy(), lam.numpy(), delta, eps, sizes, ckpt.numpy(),
+           chunk, out.numpy(), rstd.numpy(), dp.numpy(), da0.numpy())  # fmt: skip
+        return dp.permute(0, 2, 1), None, da0.permute(3, 0, 1, 2), None, None, None, None
