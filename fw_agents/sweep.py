@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,13 +124,44 @@ def _run(job: Job) -> tuple[str, int]:
         return job.name, subprocess.run(args, stdout=handle, stderr=subprocess.STDOUT).returncode
 
 
+INTERRUPTED = 130  # train.ppo's exit code after Ctrl-C, its checkpoint saved
+
+
 def run_local(jobs: list[Job], processes: int, log=print) -> dict[str, int]:
-    """Run the jobs as up to ``processes`` parallel subprocesses; return each exit code."""
+    """Run the jobs as up to ``processes`` parallel subprocesses; return each exit code.
+
+    Ctrl-C (or any run exiting interrupted) stops the sweep: no further run starts, the runs under
+    way save their checkpoints and end, then :class:`KeyboardInterrupt` is raised. Re-running the
+    sweep resumes them.
+    """
+    stop = threading.Event()
+
+    def run(job: Job) -> tuple[str, int | None]:
+        if stop.is_set():
+            return job.name, None
+        name, code = _run(job)
+        if code == INTERRUPTED:
+            stop.set()
+        return name, code
+
     codes = {}
-    with ThreadPoolExecutor(max(1, processes)) as pool:
-        for name, code in pool.map(_run, jobs):
+    pool = ThreadPoolExecutor(max(1, processes))
+    try:
+        for name, code in pool.map(run, jobs):
+            if code is None:
+                continue
             codes[name] = code
-            log(f"{'done' if code == 0 else f'FAILED ({code})'}: {name}")
+            if code == INTERRUPTED:
+                log(f"interrupted: {name} (checkpoint saved; re-run the sweep to resume)")
+            else:
+                log(f"{'done' if code == 0 else f'FAILED ({code})'}: {name}")
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if stop.is_set():
+        raise KeyboardInterrupt
     return codes
 
 

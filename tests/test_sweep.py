@@ -35,6 +35,29 @@ def test_sweep_runs_a_grid_locally_and_skips_finished_runs(tmp_path, capsys):
     }, "a finished run was touched"
 
 
+def test_an_interrupted_run_stops_the_sweep(tmp_path, monkeypatch, capsys):
+    """Ctrl-C reaches the runs (train.ppo saves a checkpoint and exits 130): the sweep starts no
+    further run, lets the others end, and exits 130 with one line; before, it went on starting the
+    queued runs, each interrupted in turn."""
+    from fw_agents import sweep as sweep_lib
+    from train import sweep
+
+    started = []
+
+    def fake_run(job):
+        started.append(job.name)
+        return job.name, sweep_lib.INTERRUPTED if len(started) == 1 else 0
+
+    monkeypatch.setattr(sweep_lib, "_run", fake_run)
+    config = tmp_path / "sweep.yml"
+    config.write_text(yaml.safe_dump({"envs": ["MemoryCatch"], "cores": ["lstm"], "seeds": [0, 1, 2, 3],
+                                      "log_folder": str(tmp_path / "runs")}))  # fmt: skip
+    assert run_cli(sweep.main, [str(config), "--jobs", "1"]) == 130
+    assert started == ["MemoryCatch_lstm_seed0"]
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["interrupted: finished work is kept; running the same command again resumes"]
+
+
 def test_sweep_bad_files(tmp_path, capsys):
     from train import sweep
 

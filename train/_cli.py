@@ -16,12 +16,16 @@ from fw_agents.supervised.models import SCHEDULES, TrainResult, fit
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Run ``main``; a :class:`UsageError` prints one line to stderr and exits 2 (no traceback)."""
+    """Run ``main``; a :class:`UsageError` prints one line to stderr and exits 2 (no traceback);
+    Ctrl-C that ``main`` did not handle itself exits 130 with one line."""
     try:
         return main(argv)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished work is kept; running the same command again resumes", file=sys.stderr)
+        return 130
 
 
 def writable_file(path: Path, flag: str) -> Path:
