@@ -53,12 +53,58 @@ def saved_bytes(core: torch.nn.Module, x: torch.Tensor) -> int:
     return sum(seen.values())
 
 
-def time_once(core: torch.nn.Module, x: torch.Tensor, iters: int) -> float:
+def time_fn(fn, iters: int) -> float:
+    """Seconds per call of ``fn``, over ``iters`` calls."""
     start = time.perf_counter()
     for _ in range(iters):
+        fn()
+    return (time.perf_counter() - start) / iters
+
+
+def time_once(core: torch.nn.Module, x: torch.Tensor, iters: int) -> float:
+    return time_fn(lambda: core(x)[0].sum().backward(), iters)
+
+
+def phase_split(seq_len: int, batch: int, feat: int, hidden: int, rounds: int) -> list[str]:
+    """Where the default core's forward + backward goes: its fused LSTM, the projection, the memory's
+    compiled loops (forward; backward, which recomputes A per chunk; the read's normalisation is
+    inside them) and the rest (gate, shift, state), as ms and shares of the whole, medians of rounds."""
+    core = make_core("fw-lstm", feat, hidden)
+    x = torch.randn(seq_len, batch, feat, requires_grad=True)
+    zeros = torch.zeros(batch, hidden)
+    a0 = core.initial_state(batch)[2][0]
+    hs = core._slow(0, x, zeros, zeros, None)[0].detach().requires_grad_()
+    p = core.project(0, hs, x).detach().requires_grad_()
+    read = core.memory(p, a0, None)[0]
+
+    def whole() -> None:
         y, _ = core(x)
         y.sum().backward()
-    return (time.perf_counter() - start) / iters
+
+    def lstm() -> None:
+        core._slow(0, x, zeros, zeros, None)[0].sum().backward()
+
+    def projection() -> None:
+        core.project(0, hs, x).sum().backward()
+
+    def memory_forward() -> None:
+        core.memory(p, a0, None)
+
+    def memory_backward() -> None:
+        torch.autograd.grad(read, p, torch.ones_like(read), retain_graph=True)
+
+    parts = {"whole": whole, "fused LSTM": lstm, "projection": projection, "memory forward": memory_forward,
+             "memory backward": memory_backward}  # fmt: skip
+    for fn in parts.values():
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in parts}
+    for _ in range(rounds):
+        for name, fn in parts.items():
+            samples[name].append(min(time_fn(fn, 5) for _ in range(3)))
+    ms = {name: statistics.median(values) * 1e3 for name, values in samples.items()}
+    ms["rest"] = ms["whole"] - sum(ms[name] for name in parts if name != "whole")
+    cells = " | ".join(f"{ms[name]:.2f} ({ms[name] / ms['whole']:.0%})" for name in [*list(parts)[1:], "rest"])
+    return [f"| {seq_len} | {batch} | {feat} | {hidden} | {ms['whole']:.2f} | {cells} |"]
 
 
 def main() -> None:
@@ -99,6 +145,11 @@ def main() -> None:
             )
         att, mat = memory["fw-rnn attention S=1"], memory["fw-rnn matrix S=1"]
         print(f"\nT={seq_len} H={hidden}: fw-rnn's attention form keeps {att / mat:.3f} of the matrix form's memory\n")
+    print("Where fw-lstm's forward + backward goes (ms, share of the whole):\n")
+    print("| T | B | F | H | whole | fused LSTM | projection | memory forward | memory backward | rest |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for setting in SETTINGS:
+        print("\n".join(phase_split(*setting, rounds)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A suite's leaderboard through train.compare, published in RESULTS.md.
 
-    python benchmarks/suite_report.py --suite memory         # runs what is missing (~2.5 h on 2 cores), publishes
+    python benchmarks/suite_report.py --suite memory         # runs what is missing (~1.3 h on 2 cores), publishes
     python benchmarks/suite_report.py --suite minigrid       # the MiniGrid suite (~49M env steps: several sessions)
     python benchmarks/suite_report.py --suite memory --report-only   # publishes from the runs already there
     python benchmarks/suite_report.py --suite memory --quick         # the pipeline, printed, nothing published

@@ -26,8 +26,9 @@ boundaries that back-propagation through time cannot. An episode start
 clears h, c and A. ``rule="add"`` drops the δ term (A(t) = λA(t−1) + β v κᵀ), for ablation.
 
 Two paths compute the same numbers: compiled loops (numba, ``_memory_kernels``) with a hand-derived
-backward, the CPU default; and the equations step by step in torch (``backend="torch"``, any
-device). The state is ``(h, c, A)``: (L, B, H), (L, B, H) and (L, B, heads, d_v, d_k).
+backward that recomputes A per chunk of :data:`CHUNK` steps from checkpoints, the CPU default; and
+the equations step by step in torch (``backend="torch"``, any device). The state is ``(h, c, A)``:
+(L, B, H), (L, B, H) and (L, B, heads, d_k, d_v), A transposed per head.
 """
 
 from __future__ import annotations
