@@ -1,7 +1,7 @@
 """Forward+backward time and BPTT memory of every core, as ratios to torch's LSTM.
 
-    python benchmarks/core_speed.py            # the README's table
-    python benchmarks/core_speed.py --quick    # a smoke run
+    python benchmarks/core_speed.py            # RESULTS.md's table (machine idle)
+    python benchmarks/core_speed.py --quick    # a smoke run, printed only
 
 All cores are measured in one process, interleaved round by round (the median of the
 rounds is reported), so the ratios compare like with like on this machine. "BPTT memory"
@@ -16,14 +16,16 @@ import statistics
 import time
 
 import torch
+from _common import report
 
 from fw_agents import make_core
 
+SHIPPED = "fw-lstm (LSTM + delta memory)"  # the shipped core's row
 CORES = [
     ("lstm (torch)", "lstm", {}),
     ("gru (torch)", "gru", {}),
     ("irnn (torch)", "irnn", {}),
-    ("fw-lstm (LSTM + delta memory)", "fw-lstm", {}),  # the shipped core
+    (SHIPPED, "fw-lstm", {}),
     ("fw-lstm, torch loop", "fw-lstm", {"backend": "torch"}),
     ("fw-rnn attention S=1", "fw-rnn", {"form": "attention", "inner_steps": 1}),
     ("fw-paper attention S=1", "fw-paper", {"form": "attention", "inner_steps": 1}),
@@ -104,7 +106,7 @@ def phase_split(seq_len: int, batch: int, feat: int, hidden: int, rounds: int) -
     ms = {name: statistics.median(values) * 1e3 for name, values in samples.items()}
     ms["rest"] = ms["whole"] - sum(ms[name] for name in parts if name != "whole")
     cells = " | ".join(f"{ms[name]:.2f} ({ms[name] / ms['whole']:.0%})" for name in [*list(parts)[1:], "rest"])
-    return [f"| {seq_len} | {batch} | {feat} | {hidden} | {ms['whole']:.2f} | {cells} |"]
+    return [f"| {seq_len} | {batch} | {feat} | {hidden} | {SHIPPED} | {ms['whole']:.2f} | {cells} |"]
 
 
 def main() -> None:
@@ -117,9 +119,17 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     rounds = 2 if args.quick else args.rounds
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU")
-    print("| T | B | F | H | core | fwd+bwd ms | × LSTM time | BPTT MiB | × LSTM memory |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    lines = [
+        "## Core speed and memory: forward + backward against torch's LSTM",
+        "",
+        f"`python benchmarks/core_speed.py` (torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
+        f"float32, CPU, {rounds} interleaved rounds, median; BPTT memory = bytes autograd saves for backward; "
+        "idle machine):",
+        "",
+        "| T | B | F | H | core | fwd+bwd ms | × LSTM time | BPTT MiB | × LSTM memory |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
     for seq_len, batch, feat, hidden in SETTINGS:
         x = torch.randn(seq_len, batch, feat)
         cores = {label: make_core(name, feat, hidden, **kw) for label, name, kw in CORES}
@@ -139,17 +149,22 @@ def main() -> None:
         for label in cores:
             t = statistics.median(samples[label])
             m = memory[label]
-            print(
+            lines.append(
                 f"| {seq_len} | {batch} | {feat} | {hidden} | {label} | {t * 1e3:.2f} | {t / base_t:.2f} "
                 f"| {m / 2**20:.2f} | {m / base_m:.2f} |"
             )
         att, mat = memory["fw-rnn attention S=1"], memory["fw-rnn matrix S=1"]
-        print(f"\nT={seq_len} H={hidden}: fw-rnn's attention form keeps {att / mat:.3f} of the matrix form's memory\n")
-    print("Where fw-lstm's forward + backward goes (ms, share of the whole):\n")
-    print("| T | B | F | H | whole | fused LSTM | projection | memory forward | memory backward | rest |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+        notes.append(
+            f"T={seq_len} H={hidden}: fw-rnn's attention form keeps {att / mat:.3f} of the matrix form's memory."
+        )
+    lines += ["", " ".join(notes), "", "Where fw-lstm's forward + backward goes (ms, share of the whole):", ""]
+    lines += [
+        "| T | B | F | H | core | whole | fused LSTM | projection | memory forward | memory backward | rest |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for setting in SETTINGS:
-        print("\n".join(phase_split(*setting, rounds)))
+        lines += phase_split(*setting, rounds)
+    report("\n".join(lines), "core-speed", args.quick)
 
 
 if __name__ == "__main__":
