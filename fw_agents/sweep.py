@@ -116,7 +116,9 @@ def _run(job: Job) -> tuple[str, int]:
     args = job.command()
     if (job.run_dir / "config.yml").exists():
         if latest_checkpoint(job.run_dir) is not None:
-            args = [sys.executable, "-m", "train.ppo", "--resume", str(job.run_dir), "--no-progress-bar"]
+            # the run's settings come from its config.yml; the process's own (torch threads) from the job
+            threads = list(job.args[job.args.index("--threads") :][:2]) if "--threads" in job.args else []
+            args = [sys.executable, "-m", "train.ppo", "--resume", str(job.run_dir), "--no-progress-bar", *threads]
         else:
             args.append("--overwrite")
     job.run_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import yaml
 
@@ -84,3 +86,22 @@ def test_sweep_on_ray(tmp_path):
     }))  # fmt: skip
     assert run_cli(sweep.main, [str(config), "--ray", "local"]) == 0
     assert all((tmp_path / "runs" / f"MemoryCatch_fw_seed{s}" / "model.zip").exists() for s in (0, 1))
+
+
+def test_an_interrupted_run_resumes_with_the_jobs_torch_threads(tmp_path, monkeypatch):
+    """A run with a checkpoint resumes through ``train.ppo --resume``; the job's ``--threads`` goes with
+    it (before, a resumed run took torch's default threads, and two resumed runs on two cores each ran
+    two threads plus the compiled kernels' pool: the machine oversubscribed, ~10× slower)."""
+    from fw_agents import sweep as sweep_lib
+
+    job = sweep_lib.make_job(tmp_path, "MemoryCatch_lstm_seed0", "MemoryCatch", "lstm", 0, 64, threads=1)
+    (job.run_dir / "checkpoints").mkdir(parents=True)
+    (job.run_dir / "config.yml").write_text("n_timesteps: 64\n")
+    (job.run_dir / "checkpoints" / "ckpt_32.zip").write_bytes(b"")
+    calls = []
+    monkeypatch.setattr(
+        sweep_lib.subprocess, "run", lambda args, **kw: calls.append(args) or SimpleNamespace(returncode=0)
+    )
+    assert sweep_lib._run(job) == (job.name, 0)
+    assert calls[0][1:5] == ["-m", "train.ppo", "--resume", str(job.run_dir)]
+    assert calls[0][-2:] == ["--threads", "1"]
