@@ -228,8 +228,7 @@ class FastWeightLSTM(RecurrentCore):
             if torch.is_grad_enabled() and (p.requires_grad or a0.requires_grad):
                 read, a_last = _MemoryFunction.apply(*args)
             else:  # rollouts and evaluation: no checkpoints, no autograd record
-                out, _, a_t, *_ = _memory_numba(*args, None)
-                read, a_last = out.permute(0, 3, 1, 2), a_t.permute(3, 0, 1, 2)
+                read, _, a_last, *_ = _memory_numba(*args, None)
         else:
             q, k, v, w = _split(p, self.heads, self.key_size, self.value_size)
             read, a_last = self._memory_torch(q, k, v, w, keep, a0, self.delta)
@@ -322,33 +321,33 @@ def _memory_numba(
     p: torch.Tensor, keep: torch.Tensor, a0: torch.Tensor, lam: torch.Tensor, delta: float, eps: float,
     sizes: tuple[int, int, int], chunk: int | None,
 ) -> tuple[torch.Tensor, ...]:  # fmt: skip
-    """Run the compiled forward on detached tensors, batch innermost (see ``_memory_kernels``).
-
-    Returns the reads (T, heads, d_v, B), their 1/std (T, heads, B), the last Aᵀ (heads, d_k, d_v, B),
-    the checkpoints (one Aᵀ every ``chunk`` steps from the carried one; none when ``chunk`` is None)
-    and the transposed projection (T, P, B) and keep, for the backward.
+    """Run the compiled forward on detached tensors (``_memory_kernels``; q, k, v, w read in place
+    from ``p``). Returns the reads (T, B, heads, d_v), their 1/std (T, B, heads), the last Aᵀ
+    (B, heads, d_k, d_v), the checkpoints (one Aᵀ every ``chunk`` steps from the carried one; none
+    when ``chunk`` is None) and the contiguous ``p``, ``keep`` and λ, for the backward.
     """
     from fw_agents.cores import _memory_kernels as kernels
     from fw_agents.cores.fast_weights import _parallel
 
     heads, _, dv = sizes
     seq_len, batch = p.shape[:2]
-    pt = p.detach().permute(0, 2, 1).contiguous()
+    p = p.detach().contiguous()
     keep = keep.detach().to(p.dtype).contiguous()
-    a0t = a0.detach().permute(1, 2, 3, 0).contiguous()
+    a0 = a0.detach().contiguous()
     lam = lam.detach().to(p.dtype).contiguous()
-    out = p.new_empty(seq_len, heads, dv, batch)
-    rstd = p.new_empty(seq_len, heads, batch)
-    a_last = torch.empty_like(a0t)
+    out = p.new_empty(seq_len, batch, heads, dv)
+    rstd = p.new_empty(seq_len, batch, heads)
+    a_last = torch.empty_like(a0)
     if chunk is None:
-        chunk, ckpt = seq_len, a0t.new_empty(0, *a0t.shape)
+        chunk, ckpt = seq_len, a0.new_empty(0, *a0.shape)
     else:
-        ckpt = a0t.new_empty(-(-seq_len // chunk), *a0t.shape)
-        ckpt[0] = a0t
+        ckpt = a0.new_empty(-(-seq_len // chunk), *a0.shape)
+        ckpt[0] = a0
+    q, k, v, w = (t.numpy() for t in _split(p, *sizes))
     fn = kernels.memory_forward_parallel if _parallel(seq_len, batch) else kernels.memory_forward_serial
-    fn(pt.numpy(), keep.numpy(), lam.numpy(), delta, eps, sizes, a0t.numpy(), ckpt.numpy(), chunk, out.numpy(),
-       rstd.numpy(), a_last.numpy())  # fmt: skip
-    return out, rstd, a_last, ckpt, pt, keep, lam
+    fn(q, k, v, w, keep.numpy(), lam.numpy(), delta, eps, a0.numpy(), ckpt.numpy(), chunk, out.numpy(), rstd.numpy(),
+       a_last.numpy())  # fmt: skip
+    return out, rstd, a_last, ckpt, p, keep, lam
 
 
 class _MemoryFunction(torch.autograd.Function):
@@ -359,26 +358,26 @@ class _MemoryFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, p, keep, a0, lam, delta, eps, sizes):  # type: ignore[override]
         chunk = CHUNK
-        out, rstd, a_last, ckpt, pt, keep, lam = _memory_numba(p, keep, a0, lam, delta, eps, sizes, chunk)
-        read = out.permute(0, 3, 1, 2).contiguous()  # the core's layout, kept once for both backwards
-        ctx.save_for_backward(pt, keep, lam, ckpt, read, rstd)
+        out, rstd, a_last, ckpt, p, keep, lam = _memory_numba(p, keep, a0, lam, delta, eps, sizes, chunk)
+        ctx.save_for_backward(p, keep, lam, ckpt, out, rstd)
         ctx.settings = (delta, eps, sizes, chunk)
-        return read, a_last.permute(3, 0, 1, 2)
+        return out, a_last
 
     @staticmethod
     def backward(ctx, g_out, g_end):  # type: ignore[override]
         from fw_agents.cores import _memory_kernels as kernels
         from fw_agents.cores.fast_weights import _parallel
 
-        pt, keep, lam, ckpt, read, rstd = ctx.saved_tensors
+        p, keep, lam, ckpt, out, rstd = ctx.saved_tensors
         delta, eps, sizes, chunk = ctx.settings
-        out = read.permute(0, 2, 3, 1).contiguous()
-        g_out = torch.zeros_like(out) if g_out is None else g_out.permute(0, 2, 3, 1).contiguous()
-        g_end = torch.zeros_like(ckpt[0]) if g_end is None else g_end.permute(1, 2, 3, 0).contiguous()
-        dp = torch.empty_like(pt)
+        g_out = torch.zeros_like(out) if g_out is None else g_out.contiguous()
+        g_end = torch.zeros_like(ckpt[0]) if g_end is None else g_end.contiguous()
+        dp = torch.empty_like(p)
         da0 = torch.empty_like(ckpt[0])
-        seq_len, _, batch = pt.shape
+        seq_len, batch = p.shape[:2]
+        q, k, v, w = (t.numpy() for t in _split(p, *sizes))
+        dq, dk, dv, dw = (t.numpy() for t in _split(dp, *sizes))
         fn = kernels.memory_backward_parallel if _parallel(seq_len, batch) else kernels.memory_backward_serial
-        fn(g_out.numpy(), g_end.numpy(), pt.numpy(), keep.numpy(), lam.numpy(), delta, eps, sizes, ckpt.numpy(),
-           chunk, out.numpy(), rstd.numpy(), dp.numpy(), da0.numpy())  # fmt: skip
-        return dp.permute(0, 2, 1), None, da0.permute(3, 0, 1, 2), None, None, None, None
+        fn(g_out.numpy(), g_end.numpy(), q, k, v, w, keep.numpy(), lam.numpy(), delta, eps, ckpt.numpy(), chunk,
+           out.numpy(), rstd.numpy(), dq, dk, dv, dw, da0.numpy())  # fmt: skip
+        return dp, None, da0, None, None, None, None
