@@ -65,6 +65,7 @@ def test_steps_to_threshold(catch_curves):
         ("delayed_recall", "CORES", "delayed-recall", 0),
         ("cartpole_novel", "POLICIES", "cartpole-novel", 0),
         ("core_speed", "CORES", "core-speed", 4),
+        ("ppo_speed", "VARIANTS", "ppo-speed", 0),
     ],
 )
 def test_published_tables_have_the_rows_their_scripts_produce(monkeypatch, script, names, marker, column):
