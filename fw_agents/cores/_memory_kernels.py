@@ -43,6 +43,17 @@ def _unit_key(kt, out, eps):
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
+def _combine_rows(weights, mat, out):
+    """out = Σ_j weights[j] · mat[j] (a d_k × d_v matrix's rows weighted: A q or A κ for Aᵀ = mat)."""
+    out[:] = 0.0
+    for j in range(mat.shape[0]):
+        c = weights[j]
+        row = mat[j]
+        for i in range(mat.shape[1]):
+            out[i] += c * row[i]
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
 def _step(t, b, h, q, k, v, w, keep, lam, delta, eps, prev, cur, kappa, u):
     """A(t) into ``cur`` from A(t−1) in ``prev`` (both Aᵀ, d_k × d_v; may be the same array); leaves
     κ in ``kappa`` and the write β (v − δ A' κ) in ``u``; returns keep·λ, β and ‖k‖."""
@@ -51,12 +62,7 @@ def _step(t, b, h, q, k, v, w, keep, lam, delta, eps, prev, cur, kappa, u):
     beta = 1.0 / (1.0 + math.exp(-w[t, b, h]))
     norm = _unit_key(k[t, b, h], kappa, eps)
     vt = v[t, b, h]
-    u[:] = 0.0
-    for j in range(dk):
-        c = kappa[j]
-        row = prev[j]
-        for i in range(dv):
-            u[i] += c * row[i]
+    _combine_rows(kappa, prev, u)
     for i in range(dv):
         u[i] = beta * (vt[i] - delta * kp * u[i])
     for j in range(dk):
@@ -78,13 +84,7 @@ def _forward_pair(n, q, k, v, w, keep, lam, delta, eps, a0, ckpt, chunk, out, rs
     r = np.empty(dv, dtype=a.dtype)
     for t in range(q.shape[0]):
         _step(t, b, h, q, k, v, w, keep, lam, delta, eps, a, a, kappa, u)
-        qt = q[t, b, h]
-        r[:] = 0.0
-        for j in range(dk):
-            qj = qt[j]
-            row = a[j]
-            for i in range(dv):
-                r[i] += qj * row[i]
+        _combine_rows(q[t, b, h], a, r)
         rstd[t, b, h] = _normalise(r, out[t, b, h], eps)
         if (t + 1) % chunk == 0 and (t + 1) // chunk < ckpt.shape[0]:
             ckpt[(t + 1) // chunk, b, h] = a
