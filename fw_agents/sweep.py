@@ -43,6 +43,7 @@ class Job:
     name: str
     args: tuple[str, ...]
     run_dir: Path
+    threads: int | None = None  # torch threads of the process, also when the run resumes
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "train.ppo", *self.args]
@@ -81,7 +82,7 @@ def make_job(folder: Path, name: str, env: str, core: str, seed: int, timesteps:
     if overrides:
         args += ["--hyperparams", *_flatten("", overrides)]
     args += [str(a) for a in extra_args or []]
-    return Job(name, tuple(args), Path(folder) / name)
+    return Job(name, tuple(args), Path(folder) / name, threads)
 
 
 def expand(config: dict[str, Any]) -> list[Job]:
@@ -117,7 +118,7 @@ def _run(job: Job) -> tuple[str, int]:
     if (job.run_dir / "config.yml").exists():
         if latest_checkpoint(job.run_dir) is not None:
             # the run's settings come from its config.yml; the process's own (torch threads) from the job
-            threads = list(job.args[job.args.index("--threads") :][:2]) if "--threads" in job.args else []
+            threads = ["--threads", str(job.threads)] if job.threads else []
             args = [sys.executable, "-m", "train.ppo", "--resume", str(job.run_dir), "--no-progress-bar", *threads]
         else:
             args.append("--overwrite")
