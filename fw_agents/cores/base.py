@@ -194,6 +194,8 @@ def run_in_segments(
     """
     if episode_starts is None:
         return step(x, state)
+    if x.shape[0] == 1:  # one step (a rollout's): no cut to find
+        return step(x, reset_state(state, 1.0 - episode_starts[0]))
     cuts = torch.nonzero(episode_starts.any(dim=1)).flatten().tolist()
     bounds = sorted(set([0, *cuts, x.shape[0]]))
     outputs = []
@@ -201,7 +203,7 @@ def run_in_segments(
         state = reset_state(state, 1.0 - episode_starts[begin])
         y, state = step(x[begin:end], state)
         outputs.append(y)
-    return torch.cat(outputs, dim=0), state
+    return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)), state
 
 
 # torch's fused single-step cells, by nn.RNNBase mode
@@ -230,8 +232,13 @@ def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, state: torch.Tensor | tuple[torch.
         else:
             inp = cell(inp, h0[layer], *weights)
         hs.append(inp)
-    h_n = torch.stack(hs)
-    return inp[None], ((h_n, torch.stack(cs)) if lstm else h_n)
+    h_n = stack_layers(hs)
+    return inp[None], ((h_n, stack_layers(cs)) if lstm else h_n)
+
+
+def stack_layers(per_layer: list[torch.Tensor]) -> torch.Tensor:
+    """The layers' states as one (L, …) tensor (a view, not a copy, when there is one layer)."""
+    return per_layer[0][None] if len(per_layer) == 1 else torch.stack(per_layer)
 
 
 # Where a core with compiled kernels runs them: "numba" always, "auto" on the CPU, "torch" never.

@@ -46,6 +46,7 @@ from fw_agents.cores.base import (
     register_core,
     run_in_segments,
     run_rnn,
+    stack_layers,
     use_numba,
 )
 
@@ -153,26 +154,13 @@ class FastWeightLSTM(RecurrentCore):
         for layer in range(self.num_layers):
             if layer > 0:
                 out = self.drop(out)
-            if x.shape[0] == 1:  # one step (every env step of a rollout): the fused cell, no segments
-                hs, h_last, c_last = self._cell(layer, out, h_all[layer], c_all[layer], keep)
-            else:
-                hs, h_last, c_last = self._slow(layer, out, h_all[layer], c_all[layer], episode_starts)
+            hs, h_last, c_last = self._slow(layer, out, h_all[layer], c_all[layer], episode_starts)
             read, a_last = self.memory(self.project(layer, hs, out), a_all[layer], keep)
             out = torch.addcmul(hs + self.shift[layer], self.gate[layer], read)
             new_h.append(h_last)
             new_c.append(c_last)
             new_a.append(a_last)
-        return out, (_layers(new_h), _layers(new_c), _layers(new_a))
-
-    def _cell(
-        self, layer: int, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, keep: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The LSTM's single step (T = 1) with torch's fused cell, the state cleared where ``keep`` is 0."""
-        if keep is not None:
-            h0, c0 = h0 * keep[0, :, None], c0 * keep[0, :, None]
-        lstm = self.lstm[layer]
-        h, c = torch.lstm_cell(x[0], (h0, c0), lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
-        return h[None], h, c
+        return out, (stack_layers(new_h), stack_layers(new_c), stack_layers(new_a))
 
     def _slow(
         self, layer: int, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, starts: torch.Tensor | None
@@ -300,11 +288,6 @@ class FastWeightLSTM(RecurrentCore):
             stats[f"write/{layer}"] = float(torch.sigmoid(w).mean())
             out = torch.addcmul(hs + self.shift[layer], self.gate[layer], read)
         return stats
-
-
-def _layers(per_layer: list[torch.Tensor]) -> torch.Tensor:
-    """The layers' states as one (L, …) tensor (a view when there is one layer)."""
-    return per_layer[0][None] if len(per_layer) == 1 else torch.stack(per_layer)
 
 
 def _split(p: torch.Tensor, heads: int, dk: int, dv: int) -> tuple[torch.Tensor, ...]:
