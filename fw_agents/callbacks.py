@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,18 +74,37 @@ class StopOnInterrupt(BaseCallback):
 
 
 class EntropySchedule(BaseCallback):
-    """Sets the entropy coefficient from ``schedule(progress remaining)`` before every rollout
-    (``ent_coef: lin_<value>`` in the hyperparameters; RecurrentPPO itself takes a number only)."""
+    """Sets the entropy coefficient before every rollout: ``schedule(progress remaining)``
+    (``ent_coef: lin_<value>`` in the hyperparameters; RecurrentPPO itself takes a number only),
+    times :func:`success_gate` of the recent training episodes when ``gate`` is given
+    (``ent_success_gate``)."""
 
-    def __init__(self, schedule: Callable[[float], float]) -> None:
+    def __init__(self, schedule: Callable[[float], float], gate: float | None = None) -> None:
         super().__init__()
         self.schedule = schedule
+        self.gate = gate
 
     def _on_rollout_start(self) -> None:
-        self.model.ent_coef = float(self.schedule(self.model._current_progress_remaining))
+        coef = float(self.schedule(self.model._current_progress_remaining))
+        if self.gate is not None:
+            coef *= success_gate(self.model.ep_success_buffer, self.gate)
+        self.model.ent_coef = coef
+        self.logger.record("train/ent_coef", coef)
 
     def _on_step(self) -> bool:
         return True
+
+
+def success_gate(successes: deque[bool], gate: float) -> float:
+    """The entropy bonus's factor from the last training episodes' ``is_success``: 1 until a full
+    window (sb3's 100 episodes) is in and while at most ``gate`` of them succeed, then falling
+    linearly to 0 when all of them do. Exploration lasts until the task is being solved, then the
+    policy is let sharpen (its most likely action is what a deterministic evaluation plays); if
+    successes fall back, the bonus returns."""
+    if successes.maxlen is None or len(successes) < successes.maxlen:
+        return 1.0
+    failing = 1.0 - float(np.mean(successes))
+    return min(1.0, failing / (1.0 - gate))
 
 
 class SaveBest(BaseCallback):

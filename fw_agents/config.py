@@ -11,6 +11,7 @@ import copy
 import difflib
 import importlib
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ HARNESS_KEYS = (
     "eval_episodes",
     "eval_deterministic",
     "normalize",
+    "ent_success_gate",
     "policy_kwargs",
     "env_kwargs",
 )
@@ -140,6 +142,9 @@ def check_hyperparams(config: dict[str, Any]) -> None:
     for key in SCHEDULED:
         if key in config:
             schedule(config[key], key)
+    gate = config.get("ent_success_gate")
+    if gate is not None and (isinstance(gate, bool) or not isinstance(gate, int | float) or not 0 <= gate < 1):
+        raise UsageError(f"hyperparameter ent_success_gate must be a number in [0, 1), got {gate!r}")
 
 
 def resolve_class(name: Any, kind: str) -> Any:
@@ -204,10 +209,21 @@ def ppo_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def entropy_schedule(config: dict[str, Any]) -> LinearSchedule | None:
-    """The entropy coefficient's schedule when the configuration gives ``ent_coef: lin_<value>``."""
+def entropy_schedule(config: dict[str, Any]) -> Callable[[float], float] | None:
+    """The entropy coefficient as a function of the progress remaining when it moves during
+    training (``ent_coef: lin_<value>``, or ``ent_success_gate`` set); ``None`` when it is fixed."""
     value = schedule(config["ent_coef"], "ent_coef") if "ent_coef" in config else None
-    return value if isinstance(value, LinearSchedule) else None
+    if isinstance(value, LinearSchedule):
+        return value
+    if config.get("ent_success_gate") is not None:
+        constant = float(value if value is not None else ppo_default("ent_coef"))
+        return lambda _progress: constant
+    return None
+
+
+def ppo_default(key: str) -> Any:
+    """RecurrentPPO's own default for one of its arguments."""
+    return inspect.signature(RecurrentPPO.__init__).parameters[key].default
 
 
 class LinearSchedule:

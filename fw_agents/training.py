@@ -74,7 +74,8 @@ def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecE
         deterministic=bool(config.get("eval_deterministic", True)),
         verbose=0,
     )
-    extra = [EntropySchedule(entropy)] if (entropy := entropy_schedule(config)) is not None else []
+    entropy = entropy_schedule(config)
+    extra = [EntropySchedule(entropy, config.get("ent_success_gate"))] if entropy is not None else []
     cbs = CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"]), MemoryDiagnostics(), *extra])
     return cbs, eval_env, evaluation
 

@@ -7,6 +7,7 @@ import yaml
 
 from envs import DELAYS
 from fw_agents.config import HYPERPARAMS, env_sections, load_hyperparams
+from fw_agents.errors import UsageError
 
 
 def test_family_sections_apply_to_every_id_of_the_family():
@@ -84,3 +85,31 @@ def test_entropy_coefficient_follows_a_linear_schedule(tmp_path):
         EntropySchedule._on_rollout_start = original
     assert seen[0] == 0.01 and all(a > b for a, b in itertools.pairwise(seen)) and len(seen) == 4
     assert RecurrentPPO.load(tmp_path / "run" / "model.zip").ent_coef < 0.01
+
+
+def test_success_gate_holds_the_bonus_until_the_training_episodes_succeed():
+    """``ent_success_gate``: the full bonus until a full window of training episodes is in and
+    while at most the gate's fraction succeed, then linearly down to 0 when all do."""
+    from collections import deque
+
+    from fw_agents.callbacks import success_gate
+
+    window = deque(maxlen=100)
+    window.extend([True] * 99)
+    assert success_gate(window, 0.8) == 1.0  # window not yet full
+    for successes, factor in ((0, 1.0), (50, 1.0), (80, 1.0), (90, 0.5), (95, 0.25), (100, 0.0)):
+        window.extend([True] * successes + [False] * (100 - successes))
+        assert abs(success_gate(window, 0.8) - factor) < 1e-9
+
+
+def test_ent_success_gate_is_checked_and_moves_the_coefficient():
+    from fw_agents.config import check_hyperparams, entropy_schedule
+
+    base = {"n_envs": 1, "n_timesteps": 10}
+    for bad in (1.0, -0.1, "high", True):
+        with pytest.raises(UsageError, match="ent_success_gate must be a number in \\[0, 1\\)"):
+            check_hyperparams({**base, "ent_success_gate": bad})
+    check_hyperparams({**base, "ent_success_gate": 0.8})
+    assert entropy_schedule({"ent_coef": 0.01, "ent_success_gate": 0.8})(0.3) == 0.01
+    assert entropy_schedule({"ent_coef": "lin_0.01", "ent_success_gate": 0.8})(0.5) == 0.005
+    assert entropy_schedule({"ent_success_gate": 0.8})(1.0) == 0.0  # RecurrentPPO's default bonus
