@@ -42,6 +42,7 @@ HARNESS_KEYS = (
     "eval_deterministic",
     "normalize",
     "ent_success_gate",
+    "sequence_length",
     "policy_kwargs",
     "env_kwargs",
 )
@@ -121,7 +122,7 @@ def ppo_parameters() -> set[str]:
 
 
 # RecurrentPPO's counts, checked when given (SB3 itself fails late or obscurely on a zero)
-OPTIONAL_COUNTS = ("n_steps", "batch_size", "n_epochs")
+OPTIONAL_COUNTS = ("n_steps", "batch_size", "n_epochs", "sequence_length")
 
 
 def check_hyperparams(config: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
+from fw_agents.buffers import use_sequences
 from fw_agents.callbacks import CheckpointEvery, EntropySchedule, RunEvaluation, SaveBest, StopOnInterrupt
 from fw_agents.config import LinearSchedule, build_policy_kwargs, entropy_schedule, policy_class_for, ppo_kwargs
 from fw_agents.diagnostics import MemoryDiagnostics
@@ -105,6 +106,8 @@ def train(
             else:
                 model = load_model(resume_from, env=env, device=config["device"])
                 model.tensorboard_log = str(run_dir / "tb")
+            if config.get("sequence_length") is not None:  # the buffer is not saved: set it again on a resume
+                use_sequences(model, config["sequence_length"])
             cbs, eval_env, evaluation = callbacks(config, run_dir)
             remaining = config["n_timesteps"] - model.num_timesteps
             with stop:
