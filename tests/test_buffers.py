@@ -25,14 +25,16 @@ def test_sequence_order_covers_every_step_once_in_short_runs_of_one_env():
 
 def _filled_buffer(n_envs=3, n_steps=10, length=4, restart=(1, 6)):
     """Step s of env e observes 100·e + s, and stores that value as its recurrent state."""
-    buffer = ChunkedRolloutBuffer(n_steps, gym.spaces.Box(-1e4, 1e4, (1,)), gym.spaces.Discrete(2), (n_steps, 1, n_envs, 2),
+    space = gym.spaces.Box(-1e4, 1e4, (1,))
+    buffer = ChunkedRolloutBuffer(n_steps, space, gym.spaces.Discrete(2), (n_steps, 1, n_envs, 2),
                                   n_envs=n_envs, sequence_length=length)  # fmt: skip
     for step in range(n_steps):
         value = 100.0 * np.arange(n_envs) + step
         state = torch.tensor(value, dtype=torch.float32).reshape(1, n_envs, 1).expand(1, n_envs, 2)
         starts = np.array([(env, step) == restart for env in range(n_envs)], dtype=np.float32)
+        states = RNNStates((state, state), (state, state))
         buffer.add(value.reshape(n_envs, 1), np.zeros((n_envs, 1)), np.zeros(n_envs), starts,
-                   torch.zeros(n_envs), torch.zeros(n_envs), lstm_states=RNNStates((state, state), (state, state)))  # fmt: skip
+                   torch.zeros(n_envs), torch.zeros(n_envs), lstm_states=states)  # fmt: skip
     buffer.compute_returns_and_advantage(torch.zeros(n_envs), np.zeros(n_envs))
     return buffer
 
@@ -75,3 +77,47 @@ def test_train_ppo_uses_the_sequences_and_keeps_them_on_resume(tmp_path, monkeyp
     assert first > 0 and max(lengths) <= 4
     assert train_run(tmp_path, "--resume", str(tmp_path / "run"), "--timesteps", "256") == 0
     assert len(lengths) > first and max(lengths) <= 4
+
+
+@pytest.mark.parametrize("core", ["fw", "lstm"])
+def test_sequences_replay_the_rollout_from_their_stored_states(core):
+    """Before any update, the policy run over each minibatch's sequences (each from the state the
+    rollout stored at its first step, resets at episode starts) gives back exactly the values and
+    log-probabilities the rollout recorded: the sequences start where they should, in every core's
+    state layout (the fast-weight core packs its memory into the stored states)."""
+    import copy
+
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import envs
+    from fw_agents import FastWeightMlpPolicy
+    from fw_agents.buffers import use_sequences
+
+    class Nothing(BaseCallback):
+        def _on_step(self) -> bool:
+            return True
+
+    env = make_vec_env(lambda: envs.make_env("MemoryCatch-v0"), n_envs=4, seed=0)
+    kwargs = {"lstm_hidden_size": 16, "core": core}
+    model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=64, seed=0, policy_kwargs=kwargs)
+    model._setup_learn(256, Nothing())
+    callback = Nothing()
+    callback.init_callback(model)
+    model.collect_rollouts(env, callback, model.rollout_buffer, n_rollout_steps=64)
+    stock = model.rollout_buffer
+    assert stock.episode_starts.sum() > 4  # episodes end inside the rollout
+    use_sequences(model, 16)
+    model.rollout_buffer.__dict__.update(copy.deepcopy({**stock.__dict__, "sequence_length": 16}))
+    np.random.seed(0)
+    with torch.no_grad():
+        for sample in model.rollout_buffer.get(64):
+            actions = sample.actions.long().flatten()
+            values, log_prob, _ = model.policy.evaluate_actions(
+                sample.observations, actions, sample.lstm_states, sample.episode_starts
+            )
+            mask = sample.mask > 1e-8
+            assert sample.mask.reshape(sample.lstm_states.pi[0].shape[1], -1).shape[1] <= 16
+            torch.testing.assert_close(values.flatten()[mask], sample.old_values[mask], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(log_prob[mask], sample.old_log_prob[mask], rtol=1e-4, atol=1e-5)
