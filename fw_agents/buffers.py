@@ -40,9 +40,11 @@ def sequence_order(n_envs: int, n_steps: int, length: int, rng: np.random.Genera
 
 
 class _Sequences:
-    """The ``get`` of both chunked buffers (their sb3-contrib parents differ only in observations)."""
+    """What both chunked buffers add to their sb3-contrib parents (which differ only in observations)."""
 
-    sequence_length: int
+    def __init__(self, *args: Any, sequence_length: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sequence_length = sequence_length
 
     def _flatten(self: Any) -> None:
         # sb3-contrib's own preparation: states to (n_steps, n_envs, layers, dim), then every
@@ -73,17 +75,9 @@ class _Sequences:
 class ChunkedRolloutBuffer(_Sequences, RecurrentRolloutBuffer):
     """:class:`RecurrentRolloutBuffer` whose minibatches are random sequences of ``sequence_length`` steps."""
 
-    def __init__(self, *args: Any, sequence_length: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sequence_length = sequence_length
-
 
 class ChunkedDictRolloutBuffer(_Sequences, RecurrentDictRolloutBuffer):
     """:class:`RecurrentDictRolloutBuffer` whose minibatches are random sequences of ``sequence_length`` steps."""
-
-    def __init__(self, *args: Any, sequence_length: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sequence_length = sequence_length
 
 
 def use_sequences(model: RecurrentPPO, length: int) -> None:
