@@ -110,6 +110,31 @@ def test_single_step_matches_slow_reference(backend, settings):
     _check_against_reference(backend, settings, seq_len=1)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_rollout_step_matches_slow_reference(settings, dtype):
+    """The rollout's call — one step, no autograd, its own compiled step — chained over 9 steps
+    with the state carried and episode starts inside: outputs and states equal the reference's."""
+    gen = torch.Generator().manual_seed(5)
+    core = FastWeightLSTM(5, 10, **settings).double()
+    _randomise(core, gen)
+    x = torch.randn(9, 4, 5, generator=gen, dtype=torch.float64)
+    state = _random_state(core, 4, gen)
+    starts = torch.zeros(9, 4, dtype=torch.float64)
+    starts[3, 1] = starts[0, 2] = starts[7, 0] = starts[7, 3] = 1.0
+    y_ref, final_ref = slow_reference(core, x, state, starts)
+    core.to(dtype)
+    ys, carried = [], tuple(s.to(dtype) for s in state)
+    with torch.no_grad():
+        for t in range(9):
+            y, carried = core(x[t : t + 1].to(dtype), carried, starts[t : t + 1].to(dtype))
+            ys.append(y)
+    tol = {"atol": 1e-10, "rtol": 1e-8} if dtype == torch.float64 else {"atol": 1e-4, "rtol": 1e-4}
+    torch.testing.assert_close(torch.cat(ys), y_ref.detach().to(dtype), **tol)
+    for a, b in zip(carried, final_ref, strict=True):
+        torch.testing.assert_close(a, b.detach().to(dtype), **tol)
+
+
 def _check_against_reference(backend, settings, seq_len=9):
     gen = torch.Generator().manual_seed(3)
     core = FastWeightLSTM(5, 10, backend=backend, **settings).double()

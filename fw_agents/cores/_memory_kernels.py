@@ -54,14 +54,13 @@ def _combine_rows(weights, mat, out):
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")
-def _step(t, b, h, q, k, v, w, keep, lam, delta, eps, prev, cur, kappa, u):
-    """A(t) into ``cur`` from A(t−1) in ``prev`` (both Aᵀ, d_k × d_v; may be the same array); leaves
-    κ in ``kappa`` and the write β (v − δ A' κ) in ``u``; returns keep·λ, β and ‖k‖."""
+def _write(kt, vt, wt, kp, delta, eps, prev, cur, kappa, u):
+    """A(t) into ``cur`` from A(t−1) in ``prev`` (both Aᵀ, d_k × d_v; may be the same array) for one
+    pair's key ``kt``, value ``vt``, write logit ``wt`` and keep·λ ``kp``; leaves κ in ``kappa`` and
+    the write β (v − δ A' κ) in ``u``; returns β and ‖k‖."""
     dk, dv = prev.shape
-    kp = keep[t, b] * lam[h]
-    beta = 1.0 / (1.0 + math.exp(-w[t, b, h]))
-    norm = _unit_key(k[t, b, h], kappa, eps)
-    vt = v[t, b, h]
+    beta = 1.0 / (1.0 + math.exp(-wt))
+    norm = _unit_key(kt, kappa, eps)
     _combine_rows(kappa, prev, u)
     for i in range(dv):
         u[i] = beta * (vt[i] - delta * kp * u[i])
@@ -70,6 +69,14 @@ def _step(t, b, h, q, k, v, w, keep, lam, delta, eps, prev, cur, kappa, u):
         row, new = prev[j], cur[j]
         for i in range(dv):
             new[i] = kp * row[i] + c * u[i]
+    return beta, norm
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _step(t, b, h, q, k, v, w, keep, lam, delta, eps, prev, cur, kappa, u):
+    """:func:`_write` for step t of pair (b, h) of the sequence; returns keep·λ, β and ‖k‖."""
+    kp = keep[t, b] * lam[h]
+    beta, norm = _write(k[t, b, h], v[t, b, h], w[t, b, h], kp, delta, eps, prev, cur, kappa, u)
     return kp, beta, norm
 
 
@@ -103,6 +110,28 @@ def memory_forward_serial(q, k, v, w, keep, lam, delta, eps, a0, ckpt, chunk, ou
     """The same loop on the calling thread."""
     for n in range(q.shape[1] * q.shape[2]):
         _forward_pair(n, q, k, v, w, keep, lam, delta, eps, a0, ckpt, chunk, out, rstd, a_last)
+
+
+@njit(cache=True, fastmath=_FAST)
+def memory_step(p, keep, lam, delta, eps, heads, dk, dv, a0, out, a_last):
+    """One step (T = 1) of the forward without checkpoints or 1/std: the rollout's call, every env
+    step, for the actor and the critic. ``p`` (B, P) is the step's projection (q, k, v, w of every
+    head, the core's layout), ``keep`` (B,), ``out`` (B, heads, d_v). The arithmetic of
+    :func:`_forward_pair` at t = 0, with the scratch vectors allocated once per call."""
+    kappa = np.empty(dk, dtype=a0.dtype)
+    u = np.empty(dv, dtype=a0.dtype)
+    r = np.empty(dv, dtype=a0.dtype)
+    k0, v0, w0 = heads * dk, 2 * heads * dk, 2 * heads * dk + heads * dv
+    for b in range(p.shape[0]):
+        row = p[b]
+        for h in range(heads):
+            a = a_last[b, h]
+            a[:] = a0[b, h]
+            kt = row[k0 + h * dk : k0 + (h + 1) * dk]
+            vt = row[v0 + h * dv : v0 + (h + 1) * dv]
+            _write(kt, vt, row[w0 + h], keep[b] * lam[h], delta, eps, a, a, kappa, u)
+            _combine_rows(row[h * dk : (h + 1) * dk], a, r)
+            _normalise(r, out[b, h], eps)
 
 
 @njit(cache=True, fastmath=_FAST, inline="always")

@@ -27,7 +27,10 @@ clears h, c and A. ``rule="add"`` drops the δ term (A(t) = λA(t−1) + β v κ
 
 Two paths compute the same numbers: compiled loops (numba, ``_memory_kernels``) with a hand-derived
 backward that recomputes A per chunk of :data:`CHUNK` steps from checkpoints, the CPU default; and
-the equations step by step in torch (``backend="torch"``, any device). The state is ``(h, c, A)``:
+the equations step by step in torch (``backend="torch"``, any device). A single step without
+autograd — a rollout's, for the actor and the critic at every env step — takes a short way through
+the same operations (``_rollout_step``: the LSTM's fused cell, the projection, one compiled memory
+step), bit for bit the recorded path's numbers. The state is ``(h, c, A)``:
 (L, B, H), (L, B, H) and (L, B, heads, d_k, d_v), A transposed per head.
 """
 
@@ -147,6 +150,8 @@ class FastWeightLSTM(RecurrentCore):
     def _forward(
         self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
     ) -> tuple[torch.Tensor, State]:
+        if x.shape[0] == 1 and not torch.is_grad_enabled() and use_numba(self.backend, x):
+            return self._rollout_step(x, state, episode_starts)
         h_all, c_all, a_all = state
         keep = None if episode_starts is None else 1.0 - episode_starts
         new_h, new_c, new_a = [], [], []
@@ -161,6 +166,33 @@ class FastWeightLSTM(RecurrentCore):
             new_c.append(c_last)
             new_a.append(a_last)
         return out, (stack_layers(new_h), stack_layers(new_c), stack_layers(new_a))
+
+    def _rollout_step(
+        self, x: torch.Tensor, state: State, episode_starts: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State]:
+        """:meth:`_forward` for one step without autograd (a rollout's: the actor and the critic at
+        every env step), the same operations on the same numbers without the sequence machinery:
+        the LSTM's fused cell, the projection's two products, the compiled memory step."""
+        h_all, c_all, a_all = state
+        batch, hidden = x.shape[1], self.hidden_size
+        keep = x.new_ones(1, batch) if episode_starts is None else 1.0 - episode_starts
+        sizes = (self.heads, self.key_size, self.value_size)
+        out, new_h, new_c, new_a = x[0], [], [], []
+        for layer in range(self.num_layers):
+            if layer > 0:
+                out = self.drop(out)
+            h0, c0 = h_all[layer], c_all[layer]
+            if episode_starts is not None:
+                h0, c0 = h0 * keep[0, :, None], c0 * keep[0, :, None]
+            h, c = torch.lstm_cell(out, (h0, c0), *self.lstm[layer]._flat_weights)
+            weight = self.proj[layer].weight
+            p = torch.addmm(torch.addmm(self.proj[layer].bias, h, weight[:, :hidden].t()), out, weight[:, hidden:].t())
+            read, a_last = _memory_step(p[None], keep, a_all[layer], self.lam(p), self.delta, self.eps, sizes)
+            out = torch.addcmul(h + self.shift[layer], self.gate[layer], read.view(batch, -1)[:, :hidden])
+            new_h.append(h)
+            new_c.append(c)
+            new_a.append(a_last)
+        return out[None], (stack_layers(new_h), stack_layers(new_c), stack_layers(new_a))
 
     def _slow(
         self, layer: int, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, starts: torch.Tensor | None
@@ -215,7 +247,9 @@ class FastWeightLSTM(RecurrentCore):
             args = (p, keep, a0, self.lam(p), self.delta, self.eps, sizes)
             if torch.is_grad_enabled() and (p.requires_grad or a0.requires_grad):
                 read, a_last = _MemoryFunction.apply(*args)
-            else:  # rollouts and evaluation: no checkpoints, no autograd record
+            elif p.shape[0] == 1:  # a rollout's step, for the actor and the critic at every env step
+                read, a_last = _memory_step(*args)
+            else:  # evaluation and other sequences without a gradient: no checkpoints, no autograd record
                 read, _, a_last, *_ = _memory_numba(*args, None)
         else:
             q, k, v, w = _split(p, self.heads, self.key_size, self.value_size)
@@ -331,6 +365,24 @@ def _memory_numba(
     fn(q, k, v, w, keep.numpy(), lam.numpy(), delta, eps, a0.numpy(), ckpt.numpy(), chunk, out.numpy(), rstd.numpy(),
        a_last.numpy())  # fmt: skip
     return out, rstd, a_last, ckpt, p, keep, lam
+
+
+def _memory_step(
+    p: torch.Tensor, keep: torch.Tensor, a0: torch.Tensor, lam: torch.Tensor, delta: float, eps: float,
+    sizes: tuple[int, int, int],
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """One step (T = 1) without autograd through ``_memory_kernels.memory_step``: the reads
+    (1, B, heads, d_v) and the new Aᵀ, the numbers :func:`_memory_numba` gives for that step."""
+    from fw_agents.cores import _memory_kernels as kernels
+
+    heads, dk, dv = sizes
+    p = p.detach()[0].contiguous()
+    a0 = a0.detach().contiguous()
+    out = p.new_empty(1, p.shape[0], heads, dv)
+    a_last = torch.empty_like(a0)
+    kernels.memory_step(p.numpy(), keep.detach()[0].to(p.dtype).contiguous().numpy(), lam.to(p.dtype).numpy(), delta,
+                        eps, heads, dk, dv, a0.numpy(), out[0].numpy(), a_last.numpy())  # fmt: skip
+    return out, a_last
 
 
 class _MemoryFunction(torch.autograd.Function):
