@@ -40,18 +40,21 @@ def _powers(lam, n, dtype_ref):
 
 @njit(cache=True, fastmath=_FAST, inline="always")
 def _normalise(x, out, eps):
-    """out = (x − mean x) / sqrt(var x + eps) over the units (``out`` may be ``x``); returns the 1/sqrt."""
+    """out = (x − mean x) / sqrt(var x + eps) over the units (``out`` may be ``x``); returns the 1/sqrt.
+    The sums and scalars stay in the arrays' precision (a float64 literal would make every float32
+    operation a float64 one, with conversions in between)."""
     n = x.shape[0]
-    mean = 0.0
+    inv_n = x.dtype.type(1.0 / n)
+    mean = x.dtype.type(0.0)
     for i in range(n):
         mean += x[i]
-    mean /= n
-    var = 0.0
+    mean *= inv_n
+    var = x.dtype.type(0.0)
     for i in range(n):
         d = x[i] - mean
         var += d * d
-    var /= n
-    r = 1.0 / math.sqrt(var + eps)
+    var *= inv_n
+    r = x.dtype.type(1.0) / math.sqrt(var + eps)
     for i in range(n):
         out[i] = (x[i] - mean) * r
     return r
@@ -61,13 +64,14 @@ def _normalise(x, out, eps):
 def _normalise_backward(g, xhat, r, out):
     """The gradient through :func:`_normalise`: out = (g − mean g − xhat · mean(g·xhat)) · r (``out`` may be ``g``)."""
     n = g.shape[0]
-    m1 = 0.0
-    m2 = 0.0
+    inv_n = g.dtype.type(1.0 / n)
+    m1 = g.dtype.type(0.0)
+    m2 = g.dtype.type(0.0)
     for i in range(n):
         m1 += g[i]
         m2 += g[i] * xhat[i]
-    m1 /= n
-    m2 /= n
+    m1 *= inv_n
+    m2 *= inv_n
     for i in range(n):
         out[i] = (g[i] - m1 - xhat[i] * m2) * r
 

@@ -36,6 +36,7 @@ step), bit for bit the recorded path's numbers. The state is ``(h, c, A)``:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -334,6 +335,12 @@ def _split(p: torch.Tensor, heads: int, dk: int, dv: int) -> tuple[torch.Tensor,
 CHUNK = 16
 
 
+def _scalars(like: np.ndarray, *values: float) -> tuple[np.generic, ...]:
+    """``values`` as scalars of ``like``'s dtype: the kernels then compute a float32 memory in float32
+    throughout (a Python float would make every operation it touches a float64 one)."""
+    return tuple(like.dtype.type(value) for value in values)
+
+
 def _memory_numba(
     p: torch.Tensor, keep: torch.Tensor, a0: torch.Tensor, lam: torch.Tensor, delta: float, eps: float,
     sizes: tuple[int, int, int], chunk: int | None,
@@ -360,10 +367,10 @@ def _memory_numba(
     else:
         ckpt = a0.new_empty(-(-seq_len // chunk), *a0.shape)
         ckpt[0] = a0
-    q, k, v, w = (t.numpy() for t in _split(p, *sizes))
+    p_np = p.numpy()
     fn = kernels.memory_forward_parallel if _parallel(seq_len, batch) else kernels.memory_forward_serial
-    fn(q, k, v, w, keep.numpy(), lam.numpy(), delta, eps, a0.numpy(), ckpt.numpy(), chunk, out.numpy(), rstd.numpy(),
-       a_last.numpy())  # fmt: skip
+    fn(p_np, keep.numpy(), lam.numpy(), *_scalars(p_np, delta, eps), a0.numpy(), ckpt.numpy(), chunk, out.numpy(),
+       rstd.numpy(), a_last.numpy())  # fmt: skip
     return out, rstd, a_last, ckpt, p, keep, lam
 
 
@@ -375,13 +382,14 @@ def _memory_step(
     (1, B, heads, d_v) and the new Aᵀ, the numbers :func:`_memory_numba` gives for that step."""
     from fw_agents.cores import _memory_kernels as kernels
 
-    heads, dk, dv = sizes
+    heads, _, dv = sizes
     p = p.detach()[0].contiguous()
     a0 = a0.detach().contiguous()
     out = p.new_empty(1, p.shape[0], heads, dv)
     a_last = torch.empty_like(a0)
-    kernels.memory_step(p.numpy(), keep.detach()[0].to(p.dtype).contiguous().numpy(), lam.to(p.dtype).numpy(), delta,
-                        eps, heads, dk, dv, a0.numpy(), out[0].numpy(), a_last.numpy())  # fmt: skip
+    p_np = p.numpy()
+    kernels.memory_step(p_np, keep.detach()[0].to(p.dtype).contiguous().numpy(), lam.to(p.dtype).numpy(),
+                        *_scalars(p_np, delta, eps), a0.numpy(), out[0].numpy(), a_last.numpy())  # fmt: skip
     return out, a_last
 
 
@@ -395,7 +403,7 @@ class _MemoryFunction(torch.autograd.Function):
         chunk = CHUNK
         out, rstd, a_last, ckpt, p, keep, lam = _memory_numba(p, keep, a0, lam, delta, eps, sizes, chunk)
         ctx.save_for_backward(p, keep, lam, ckpt, out, rstd)
-        ctx.settings = (delta, eps, sizes, chunk)
+        ctx.settings = (delta, eps, chunk)
         return out, a_last
 
     @staticmethod
@@ -404,15 +412,14 @@ class _MemoryFunction(torch.autograd.Function):
         from fw_agents.cores.fast_weights import _parallel
 
         p, keep, lam, ckpt, out, rstd = ctx.saved_tensors
-        delta, eps, sizes, chunk = ctx.settings
+        delta, eps, chunk = ctx.settings
         g_out = torch.zeros_like(out) if g_out is None else g_out.contiguous()
         g_end = torch.zeros_like(ckpt[0]) if g_end is None else g_end.contiguous()
         dp = torch.empty_like(p)
         da0 = torch.empty_like(ckpt[0])
         seq_len, batch = p.shape[:2]
-        q, k, v, w = (t.numpy() for t in _split(p, *sizes))
-        dq, dk, dv, dw = (t.numpy() for t in _split(dp, *sizes))
+        p_np = p.numpy()
         fn = kernels.memory_backward_parallel if _parallel(seq_len, batch) else kernels.memory_backward_serial
-        fn(g_out.numpy(), g_end.numpy(), q, k, v, w, keep.numpy(), lam.numpy(), delta, eps, ckpt.numpy(), chunk,
-           out.numpy(), rstd.numpy(), dq, dk, dv, dw, da0.numpy())  # fmt: skip
+        fn(g_out.numpy(), g_end.numpy(), p_np, keep.numpy(), lam.numpy(), *_scalars(p_np, delta, eps), ckpt.numpy(),
+           chunk, out.numpy(), rstd.numpy(), dp.numpy(), da0.numpy())  # fmt: skip
         return dp, None, da0, None, None, None, None
