@@ -109,6 +109,35 @@ def phase_split(seq_len: int, batch: int, feat: int, hidden: int, rounds: int) -
     return [f"| {seq_len} | {batch} | {feat} | {hidden} | {SHIPPED} | {ms['whole']:.2f} | {cells} |"]
 
 
+# the single-step table's rows: labels of CORES (the same models)
+STEP_CORES = ["lstm (torch)", "gru (torch)", SHIPPED, "fw-rnn attention S=1"]
+STEP_BATCHES = [16, 32]  # MiniGrid's and MemoryCatch's n_envs
+
+
+def single_step(batch: int, feat: int, hidden: int, rounds: int, quick: bool) -> list[str]:
+    """µs per call of the rollout's step — T = 1, no gradient, the state carried — per core, as
+    PPO calls it for the actor and for the critic at every env step, interleaved round by round."""
+    x = torch.randn(1, batch, feat)
+    starts = torch.zeros(1, batch)
+    cores = {label: make_core(name, feat, hidden, **kw) for label, name, kw in CORES if label in STEP_CORES}
+    states = {label: core.initial_state(batch) for label, core in cores.items()}
+    calls = 20 if quick else 2000
+    samples: dict[str, list[float]] = {label: [] for label in cores}
+    with torch.no_grad():
+        steps = {label: (lambda core=core, st=states[label]: core(x, st, starts)) for label, core in cores.items()}
+        for fn in steps.values():  # warm up (compiles the numba kernels)
+            time_fn(fn, 20)
+        for _ in range(rounds):
+            for label, fn in steps.items():
+                samples[label].append(time_fn(fn, calls))
+    base = statistics.median(samples["lstm (torch)"])
+    return [
+        f"| 1 | {batch} | {feat} | {hidden} | {label} | {statistics.median(samples[label]) * 1e6:.0f} "
+        f"| {statistics.median(samples[label]) / base:.2f} |"
+        for label in cores
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (median reported)")
@@ -164,6 +193,11 @@ def main() -> None:
     ]
     for setting in SETTINGS:
         lines += phase_split(*setting, rounds)
+    lines += ["", "The rollout's step (T = 1, no gradient, the state carried: what PPO calls for the actor and for",
+              "the critic at every env step; µs per call, median of the rounds):", "",
+              "| T | B | F | H | core | µs per step | × LSTM |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for batch in STEP_BATCHES:
+        lines += single_step(batch, SETTINGS[0][2], SETTINGS[0][3], rounds, args.quick)
     report("\n".join(lines), "core-speed", args.quick)
 
 
