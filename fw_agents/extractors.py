@@ -41,12 +41,24 @@ class MiniGridMLP(BaseFeaturesExtractor):
     MiniGrid's one-hot view (:class:`envs.minigrid_view.MiniGridOneHot`, 20 × 7 × 7) is small
     enough that a dense layer reads it whole; on a CPU it costs a fraction of the CNN's 2×2
     convolutions, whose small images torch handles slowly.
+
+    :param presence: also read, per channel, whether any cell of the view has it (the maximum over
+        the cells: which object types, colours and states are in view, wherever they are):
+        ``features = ReLU(W · [flatten(obs); max_cells(obs)] + b)``. A dense layer alone sees an
+        object at each of the 49 cells through separate weights, so before anything rewards it the
+        features barely tell a key from a ball; the presence inputs say it in one place, at any
+        position. Default False (the layer of models saved without it).
     """
 
-    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 64) -> None:
+    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 64, presence: bool = False) -> None:
         super().__init__(observation_space, features_dim)
+        self.presence = bool(presence)
         n_inputs = int(torch.tensor(observation_space.shape).prod())
+        if self.presence:
+            n_inputs += int(observation_space.shape[0])
         self.linear = nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, features_dim), nn.ReLU())
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        if self.presence:
+            observations = torch.cat([observations.flatten(1), observations.flatten(2).amax(dim=2)], dim=1)
         return self.linear(observations)
