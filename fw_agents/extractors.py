@@ -58,7 +58,13 @@ class MiniGridMLP(BaseFeaturesExtractor):
             n_inputs += int(observation_space.shape[0])
         self.linear = nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, features_dim), nn.ReLU())
 
+    def inputs(self, observations: torch.Tensor) -> torch.Tensor:
+        """What the dense layer reads, (B, n): the flattened view, then (with ``presence``) per channel
+        the maximum over the cells."""
+        flat = observations.flatten(1)
+        if not self.presence:
+            return flat
+        return torch.cat([flat, observations.flatten(2).amax(dim=2)], dim=1)
+
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        if self.presence:
-            observations = torch.cat([observations.flatten(1), observations.flatten(2).amax(dim=2)], dim=1)
-        return self.linear(observations)
+        return self.linear(self.inputs(observations))
