@@ -1,0 +1,111 @@
+"""Does a MiniGrid-Memory policy carry the cue to the split? Linear probes for the cue's type.
+
+    python benchmarks/minigrid_cue_probe.py RUN_OR_ZIP [--episodes 400] [--deterministic]
+
+Plays held-out episodes of the run's Memory env (MiniGrid-MemoryS7 / S9 / …) with its model and,
+at every step, records whether the cue (the key or ball in the start room) has been in the agent's
+view so far. Each episode is then run through the actor's extractor and core from the empty
+memory, and a logistic regression (trained on 3/4 of the episodes, scored on the rest) reads the
+cue's type from: the extractor's features, the core's output (what the policy heads read) and,
+for the default core, its memory read N(r). Probed at the step the cue first comes into view and
+at the split (the corridor's end), with the cue seen before and never seen (there it must be
+chance: a check on the probe). Printed only.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from envs.make import is_minigrid
+from fw_agents.cores import FastWeightLSTM
+from fw_agents.errors import UsageError
+from fw_agents.evaluation import play
+from fw_agents.run_folder import find_model, load_model, play_env
+
+
+def cue_cell(base) -> tuple[int, int]:
+    """Where the cue lies: the key or ball left of the corridor (MemoryEnv puts it in the start room)."""
+    grid = base.grid
+    cells = [(x, y) for x in range(grid.width) for y in range(grid.height)
+             if grid.get(x, y) is not None and grid.get(x, y).type in ("key", "ball") and x <= 2]  # fmt: skip
+    if len(cells) != 1:
+        raise UsageError("not a MiniGrid Memory env: no single cue (key or ball) in the start room")
+    return cells[0]
+
+
+def episode_codes(policy, obs_list: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Features, core output and (default core) memory read at every step of one episode, (T, ·) each."""
+    with torch.no_grad():
+        obs = torch.as_tensor(np.stack(obs_list))
+        features = policy.extract_features(obs, policy.pi_features_extractor)
+        core = policy.lstm_actor.core
+        x = features[:, None]
+        out, _ = core(x)
+        codes = {"features": features.numpy(), "core output": out[:, 0].numpy()}
+        if isinstance(core, FastWeightLSTM) and core.num_layers == 1:
+            zeros = x.new_zeros(1, core.hidden_size)
+            hs, _, _ = core._slow(0, x, zeros, zeros, None)
+            read, _ = core.memory(core.project(0, hs, x), core.initial_state(1)[2][0], None)
+            codes["memory read"] = read[:, 0].numpy()
+    return codes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="a run folder or a model .zip inside one")
+    parser.add_argument("--episodes", type=int, default=400)
+    parser.add_argument("--deterministic", action="store_true", help="most likely actions (default: sampled)")
+    parser.add_argument("--seed", type=int, default=10_000)
+    args = parser.parse_args()
+    path, config = find_model(args.run)
+    if config is None or not is_minigrid(config["env_id"]) or "Memory" not in config["env_id"]:
+        raise SystemExit(f"error: {args.run} is not a run of a MiniGrid Memory env")
+    model = load_model(path, device="cpu")
+    env = play_env(config, path)
+    base = env.unwrapped
+    steps: list[tuple[int, bool, bool, int]] = []  # (episode, cue is a key, seen so far, agent x)
+    episodes: list[list[np.ndarray]] = []
+    current: dict = {"obs": [], "seen": False, "cue": None}
+
+    def before(obs, state) -> None:
+        if state is None:  # an episode starts
+            current.update(obs=[], seen=False, cue=cue_cell(base))
+            episodes.append(current["obs"])
+        current["seen"] = current["seen"] or base.in_view(*current["cue"])
+        current["obs"].append(np.asarray(obs, dtype=np.float32))
+        is_key = base.grid.get(*current["cue"]).type == "key"
+        steps.append((len(episodes) - 1, is_key, current["seen"], int(base.agent_pos[0])))
+
+    successes = [ep.total_return > 0 for ep in play(model, env, args.episodes, args.deterministic, args.seed, before)]
+    codes = [episode_codes(model.policy, obs) for obs in episodes]
+    names = list(codes[0])
+    rows = {name: np.concatenate([c[name] for c in codes]) for name in names}
+    ep, is_key, seen, xs = (np.array(col) for col in zip(*steps, strict=True))
+    first_seen = seen & ~np.concatenate([[False], seen[:-1]]) | (seen & np.concatenate([[True], ep[1:] != ep[:-1]]))
+    split = xs >= xs.max() - 1
+    mode = "most likely" if args.deterministic else "sampled"
+    cue_seen = np.mean([seen[ep == e].any() for e in range(len(episodes))])
+    print(f"{path}: {config['env_id']}, core {config.get('core')}, {args.episodes} episodes ({mode} actions), "
+          f"success {np.mean(successes):.2f}; the cue seen in {cue_seen:.2f} of them")  # fmt: skip
+    print()
+    print("| where | steps | " + " | ".join(f"probe on {name}" for name in names) + " | chance |")
+    print("|---|---|" + "---|" * (len(names) + 1))
+    for label, mask in [("the cue first in view", first_seen), ("at the split, cue seen before", split & seen),
+                        ("at the split, cue never seen", split & ~seen)]:  # fmt: skip
+        test = mask & (ep % 4 == 0)
+        train = mask & (ep % 4 != 0)
+        if train.sum() < 20 or test.sum() < 10 or len(set(is_key[train])) < 2:
+            print(f"| {label} | {mask.sum()} | " + " | ".join("too few" for _ in names) + " | – |")
+            continue
+        probes = [LogisticRegression(max_iter=2000).fit(rows[n][train], is_key[train]) for n in names]
+        scores = [probe.score(rows[n][test], is_key[test]) for probe, n in zip(probes, names, strict=True)]
+        chance = max(is_key[test].mean(), 1 - is_key[test].mean())
+        print(f"| {label} | {mask.sum()} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {chance:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
