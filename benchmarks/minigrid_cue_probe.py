@@ -9,7 +9,10 @@ memory, and a logistic regression (trained on 3/4 of the episodes, scored on the
 cue's type from: the extractor's features, the core's output (what the policy heads read) and,
 for the default core, its memory read N(r). Probed at the step the cue first comes into view and
 at the split (the corridor's end), with the cue seen before and never seen (there it must be
-chance: a check on the probe). Printed only.
+chance: a check on the probe). For the default core it also prints how much the read at each
+episode's last step draws on the cue's write (``core.read_weights``, per head), and what the add
+rule would draw with the same keys, queries and write strengths: whether the delta rule's
+replacement erased it. Printed only.
 """
 
 from __future__ import annotations
@@ -52,6 +55,26 @@ def episode_codes(policy, obs_list: list[np.ndarray]) -> dict[str, np.ndarray]:
             read, _ = core.memory(core.project(0, hs, x), core.initial_state(1)[2][0], None)
             codes["memory read"] = read[:, 0].numpy()
     return codes
+
+
+def core_rule(model) -> str:
+    return model.policy.lstm_actor.core.rule
+
+
+def cue_read_weights(policy, obs_list: list[np.ndarray], cue_step: int) -> tuple[np.ndarray, np.ndarray]:
+    """|w| per head that the last step's read puts on the write of ``cue_step``: as the core runs
+    (its rule) and as the add rule would (M_j = λ^{T−1−j} I, the same κ, β and q)."""
+    core = policy.lstm_actor.core
+    with torch.no_grad():
+        x = policy.extract_features(torch.as_tensor(np.stack(obs_list)), policy.pi_features_extractor)
+        as_run = core.read_weights(x)[:, cue_step].abs()
+        zeros = x.new_zeros(1, core.hidden_size)
+        hs, _, _ = core._slow(0, x[:, None], zeros, zeros, None)
+        q, k, _, w = core.projections(0, hs, x[:, None])
+        kappa = torch.nn.functional.normalize(k[cue_step, 0], dim=-1, eps=core.eps)
+        decay = core.lam(x) ** (len(obs_list) - 1 - cue_step)
+        add = torch.sigmoid(w[cue_step, 0]) * (kappa * q[-1, 0]).sum(-1) * decay
+    return as_run.numpy(), add.abs().numpy()
 
 
 def main() -> None:
@@ -105,6 +128,20 @@ def main() -> None:
         scores = [probe.score(rows[n][test], is_key[test]) for probe, n in zip(probes, names, strict=True)]
         chance = max(is_key[test].mean(), 1 - is_key[test].mean())
         print(f"| {label} | {mask.sum()} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {chance:.2f} |")
+    if "memory read" in names:
+        weights = []
+        for e, obs in enumerate(episodes):
+            seen_at = np.flatnonzero(seen[ep == e])
+            if len(seen_at) and len(obs) - 1 - seen_at[0] >= 3:  # the cue seen at least 3 steps before the end
+                weights.append(cue_read_weights(model.policy, obs, int(seen_at[0])))
+        if weights:
+            as_run, add = (np.mean([w[i] for w in weights], axis=0) for i in (0, 1))
+            run_text, add_text = (" / ".join(f"{v:.3f}" for v in values) for values in (as_run, add))
+            print(
+                f"\nThe last step's read on the cue's write, |w| per head ({len(weights)} episodes with the cue seen "
+                f"at least 3 steps before the end): as run ({core_rule(model)} rule) {run_text}; "
+                f"the add rule would give {add_text}"
+            )
 
 
 if __name__ == "__main__":
