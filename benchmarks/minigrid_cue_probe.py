@@ -40,11 +40,15 @@ def cue_cell(base) -> tuple[int, int]:
     return cells[0]
 
 
-def episode_codes(policy, obs_list: list[np.ndarray]) -> dict[str, np.ndarray]:
+def features_of(policy, obs_list: list[np.ndarray]) -> torch.Tensor:
+    """The actor's features at every step of one episode, (T, F)."""
+    with torch.no_grad():
+        return policy.extract_features(torch.as_tensor(np.stack(obs_list)), policy.pi_features_extractor)
+
+
+def episode_codes(policy, features: torch.Tensor) -> dict[str, np.ndarray]:
     """Features, core output and (default core) memory read at every step of one episode, (T, ·) each."""
     with torch.no_grad():
-        obs = torch.as_tensor(np.stack(obs_list))
-        features = policy.extract_features(obs, policy.pi_features_extractor)
         core = policy.lstm_actor.core
         x = features[:, None]
         out, _ = core(x)
@@ -57,22 +61,17 @@ def episode_codes(policy, obs_list: list[np.ndarray]) -> dict[str, np.ndarray]:
     return codes
 
 
-def core_rule(model) -> str:
-    return model.policy.lstm_actor.core.rule
-
-
-def cue_read_weights(policy, obs_list: list[np.ndarray], cue_step: int) -> tuple[np.ndarray, np.ndarray]:
-    """|w| per head that the last step's read puts on the write of ``cue_step``: as the core runs
-    (its rule) and as the add rule would (M_j = λ^{T−1−j} I, the same κ, β and q)."""
-    core = policy.lstm_actor.core
+def cue_read_weights(core: FastWeightLSTM, x: torch.Tensor, cue_step: int) -> tuple[np.ndarray, np.ndarray]:
+    """|w| per head that the last step's read of an episode with features ``x`` (T, F) puts on the
+    write of ``cue_step``: as the core runs (its rule) and as the add rule would (M_j = λ^{T−1−j} I,
+    the same κ, β and q)."""
     with torch.no_grad():
-        x = policy.extract_features(torch.as_tensor(np.stack(obs_list)), policy.pi_features_extractor)
         as_run = core.read_weights(x)[:, cue_step].abs()
         zeros = x.new_zeros(1, core.hidden_size)
         hs, _, _ = core._slow(0, x[:, None], zeros, zeros, None)
         q, k, _, w = core.projections(0, hs, x[:, None])
         kappa = torch.nn.functional.normalize(k[cue_step, 0], dim=-1, eps=core.eps)
-        decay = core.lam(x) ** (len(obs_list) - 1 - cue_step)
+        decay = core.lam(x) ** (x.shape[0] - 1 - cue_step)
         add = torch.sigmoid(w[cue_step, 0]) * (kappa * q[-1, 0]).sum(-1) * decay
     return as_run.numpy(), add.abs().numpy()
 
@@ -104,11 +103,13 @@ def main() -> None:
         steps.append((len(episodes) - 1, is_key, current["seen"], int(base.agent_pos[0])))
 
     successes = [ep.total_return > 0 for ep in play(model, env, args.episodes, args.deterministic, args.seed, before)]
-    codes = [episode_codes(model.policy, obs) for obs in episodes]
+    features = [features_of(model.policy, obs) for obs in episodes]
+    codes = [episode_codes(model.policy, x) for x in features]
     names = list(codes[0])
     rows = {name: np.concatenate([c[name] for c in codes]) for name in names}
     ep, is_key, seen, xs = (np.array(col) for col in zip(*steps, strict=True))
-    first_seen = seen & ~np.concatenate([[False], seen[:-1]]) | (seen & np.concatenate([[True], ep[1:] != ep[:-1]]))
+    seen_before = np.concatenate([[False], seen[:-1] & (ep[1:] == ep[:-1])])  # at the episode's previous step
+    first_seen = seen & ~seen_before
     split = xs >= xs.max() - 1
     mode = "most likely" if args.deterministic else "sampled"
     cue_seen = np.mean([seen[ep == e].any() for e in range(len(episodes))])
@@ -130,16 +131,17 @@ def main() -> None:
         print(f"| {label} | {mask.sum()} | " + " | ".join(f"{s:.2f}" for s in scores) + f" | {chance:.2f} |")
     if "memory read" in names:
         weights = []
-        for e, obs in enumerate(episodes):
+        core = model.policy.lstm_actor.core
+        for e, x in enumerate(features):
             seen_at = np.flatnonzero(seen[ep == e])
-            if len(seen_at) and len(obs) - 1 - seen_at[0] >= 3:  # the cue seen at least 3 steps before the end
-                weights.append(cue_read_weights(model.policy, obs, int(seen_at[0])))
+            if len(seen_at) and len(x) - 1 - seen_at[0] >= 3:  # the cue seen at least 3 steps before the end
+                weights.append(cue_read_weights(core, x, int(seen_at[0])))
         if weights:
             as_run, add = (np.mean([w[i] for w in weights], axis=0) for i in (0, 1))
             run_text, add_text = (" / ".join(f"{v:.3f}" for v in values) for values in (as_run, add))
             print(
                 f"\nThe last step's read on the cue's write, |w| per head ({len(weights)} episodes with the cue seen "
-                f"at least 3 steps before the end): as run ({core_rule(model)} rule) {run_text}; "
+                f"at least 3 steps before the end): as run ({core.rule} rule) {run_text}; "
                 f"the add rule would give {add_text}"
             )
 
