@@ -101,6 +101,14 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
     :param decay, fast_lr, inner_steps, form: settings of Ba et al.'s fast-weight RNN (only for
         ``core="fw-rnn"`` or ``"fw-paper"``; the default ``"fw-lstm"`` takes its options in ``core_kwargs``).
     :param core_kwargs: further keyword arguments for the core.
+    :param shared_core: one core for the actor and the critic, trained by both losses — the
+        policy gradient and the value regression — as torch-ac's (rl-starter-files) and BabyAI's
+        shared memory is. sb3-contrib's ``shared_lstm`` shares the LSTM too but detaches the
+        critic from it, so only the policy gradient trains it; by default (neither) the critic has
+        its own core, and what the value learns to remember never reaches the actor's. With
+        ``shared_core`` the critic's core *is* the actor's (``lstm_critic is lstm_actor``): the
+        parent's code runs it once for each head from the same states, so a step costs what the
+        default's two cores cost. Needs ``enable_critic_lstm=True`` and ``shared_lstm=False``.
     The other parameters are those of ``RecurrentActorCriticPolicy`` (``features_extractor_class``
     defaults to the subclass's ``default_features_extractor``); ``lstm_hidden_size`` is
     the core's hidden size, ``n_lstm_layers`` its ``num_layers``, ``lstm_kwargs`` merged into
@@ -137,7 +145,13 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
         inner_steps: int | None = None,
         form: str | None = None,
         core_kwargs: dict[str, Any] | None = None,
+        shared_core: bool = False,
     ) -> None:
+        if shared_core and (shared_lstm or not enable_critic_lstm):
+            raise ValueError(
+                "shared_core needs enable_critic_lstm=True and shared_lstm=False (it replaces the critic's core "
+                f"by the actor's); got shared_lstm={shared_lstm}, enable_critic_lstm={enable_critic_lstm}"
+            )
         fw_options = {"decay": decay, "fast_lr": fast_lr, "inner_steps": inner_steps, "form": form}
         fw_options = {k: v for k, v in fw_options.items() if v is not None}
         core = core_name(core)
@@ -180,7 +194,10 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
         )
         self.lstm_kwargs = lstm_kwargs or {}
         self.lstm_actor = CoreAdapter(self._make_core(self.features_dim, lstm_hidden_size, n_lstm_layers))
-        if self.lstm_critic is not None:
+        self.shared_core = shared_core
+        if shared_core:
+            self.lstm_critic = self.lstm_actor
+        elif self.lstm_critic is not None:
             self.lstm_critic = CoreAdapter(self._make_core(self.features_dim, lstm_hidden_size, n_lstm_layers))
         self.lstm_hidden_state_shape = (1, 1, self.lstm_actor.hidden_size)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)

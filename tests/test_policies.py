@@ -135,6 +135,56 @@ def test_invalid_combinations_raise_like_lstm_policies():
         _model(FastWeightMlpPolicy, core="transformer")
 
 
+def _core_grads_from_value(model):
+    """Back-propagate the values alone through a rollout batch: the actor core's gradient norm."""
+    model.learn(32)
+    batch = next(iter(model.rollout_buffer.get(batch_size=32)))
+    policy = model.policy
+    policy.zero_grad()
+    values, _, _ = policy.evaluate_actions(batch.observations, batch.actions.long().flatten(), batch.lstm_states,
+                                           batch.episode_starts)  # fmt: skip
+    values.sum().backward()
+    grads = [p.grad for p in policy.lstm_actor.parameters()]
+    return sum(0.0 if g is None else float(g.norm()) for g in grads)
+
+
+@pytest.mark.parametrize("core", ["fw", "lstm"])
+def test_shared_core_is_trained_by_the_value_loss_too(core):
+    shared = _model(FastWeightMlpPolicy, core=core, shared_core=True)
+    policy = shared.policy
+    assert policy.lstm_critic is policy.lstm_actor
+    detached = _model(FastWeightMlpPolicy, core=core, shared_lstm=True, enable_critic_lstm=False)
+    count = lambda m: sum(p.numel() for p in m.policy.parameters())  # noqa: E731
+    assert count(shared) == count(detached)  # one core, not two
+    assert _core_grads_from_value(shared) > 0
+    # sb3-contrib's shared LSTM and the default separate critic: the value never reaches the actor's core
+    assert _core_grads_from_value(detached) == 0
+    assert _core_grads_from_value(_model(FastWeightMlpPolicy, core=core)) == 0
+
+
+def test_shared_core_survives_save_and_load(tmp_path):
+    model = _model(FastWeightMlpPolicy, shared_core=True)
+    model.learn(64)
+    model.save(tmp_path / "model.zip")
+    loaded = RecurrentPPO.load(tmp_path / "model.zip")
+    assert loaded.policy.lstm_critic is loaded.policy.lstm_actor
+    assert _episode_actions(loaded, 7) == _episode_actions(model, 7)
+    obs = torch.as_tensor(envs.make_env("MemoryCatch-v0").reset(seed=7)[0])[None]
+    zero = torch.zeros(1, 1, model.policy.lstm_actor.hidden_size)
+    start = torch.ones(1)
+    for m in (model, loaded):
+        m.policy.set_training_mode(False)
+    values = [m.policy.predict_values(obs, (zero, zero), start) for m in (model, loaded)]
+    torch.testing.assert_close(values[0], values[1])
+
+
+def test_shared_core_rejects_the_other_sharing_options():
+    with pytest.raises(ValueError, match="shared_core needs enable_critic_lstm=True and shared_lstm=False"):
+        _model(FastWeightMlpPolicy, shared_core=True, shared_lstm=True, enable_critic_lstm=False)
+    with pytest.raises(ValueError, match="shared_core needs"):
+        _model(FastWeightMlpPolicy, shared_core=True, enable_critic_lstm=False)
+
+
 def test_fast_weight_options_reach_the_core():
     model = _model(FastWeightMlpPolicy, core="fw-rnn", decay=0.8, fast_lr=0.3, inner_steps=2, form="matrix")
     core = model.policy.lstm_actor.core
