@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
     CombinedExtractor,
@@ -106,9 +107,9 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
         shared memory is. sb3-contrib's ``shared_lstm`` shares the LSTM too but detaches the
         critic from it, so only the policy gradient trains it; by default (neither) the critic has
         its own core, and what the value learns to remember never reaches the actor's. With
-        ``shared_core`` the critic's core *is* the actor's (``lstm_critic is lstm_actor``): the
-        parent's code runs it once for each head from the same states, so a step costs what the
-        default's two cores cost. Needs ``enable_critic_lstm=True`` and ``shared_lstm=False``.
+        ``shared_core`` the critic's core *is* the actor's (``lstm_critic is lstm_actor``), run once for both heads
+        (with separate feature extractors, once per head). Needs ``enable_critic_lstm=True`` and
+        ``shared_lstm=False``.
     The other parameters are those of ``RecurrentActorCriticPolicy`` (``features_extractor_class``
     defaults to the subclass's ``default_features_extractor``); ``lstm_hidden_size`` is
     the core's hidden size, ``n_lstm_layers`` its ``num_layers``, ``lstm_kwargs`` merged into
@@ -216,6 +217,41 @@ class RecurrentCoreActorCriticPolicy(RecurrentActorCriticPolicy):
             return make_core(self.core_name, input_size, hidden_size, num_layers=num_layers, **self.core_options)
         except TypeError as err:  # an argument the core does not take
             raise ValueError(f"core {self.core_name!r} rejected its arguments {self.core_options}: {err}") from err
+
+    def _one_pass(self) -> bool:
+        """Whether the actor and the critic read one core from the same features: run it once."""
+        return self.shared_core and self.share_features_extractor
+
+    def _shared_latents(
+        self, obs: torch.Tensor, lstm_states: RNNStates, episode_starts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The shared core's one pass: the actor's and the critic's latents and the new state."""
+        features = self.extract_features(obs)
+        latent, state = self._process_sequence(features, lstm_states.pi, episode_starts, self.lstm_actor)
+        return self.mlp_extractor.forward_actor(latent), self.mlp_extractor.forward_critic(latent), state
+
+    def forward(
+        self, obs: torch.Tensor, lstm_states: RNNStates, episode_starts: torch.Tensor, deterministic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, RNNStates]:
+        """The parent's forward; with a shared core, the core runs once for both heads."""
+        if not self._one_pass():
+            return super().forward(obs, lstm_states, episode_starts, deterministic)
+        latent_pi, latent_vf, state = self._shared_latents(obs, lstm_states, episode_starts)
+        distribution = self._get_action_dist_from_latent(latent_pi)
+        actions = distribution.get_actions(deterministic=deterministic)
+        log_prob = distribution.log_prob(actions)
+        actions = actions.reshape((-1, *self.action_space.shape))
+        return actions, self.value_net(latent_vf), log_prob, RNNStates(state, state)
+
+    def evaluate_actions(
+        self, obs: torch.Tensor, actions: torch.Tensor, lstm_states: RNNStates, episode_starts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The parent's evaluate_actions; with a shared core, the core runs once for both heads."""
+        if not self._one_pass():
+            return super().evaluate_actions(obs, actions, lstm_states, episode_starts)
+        latent_pi, latent_vf, _ = self._shared_latents(obs, lstm_states, episode_starts)
+        distribution = self._get_action_dist_from_latent(latent_pi)
+        return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()
 
     @property
     def state_bytes_per_step(self) -> int:

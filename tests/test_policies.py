@@ -162,6 +162,31 @@ def test_shared_core_is_trained_by_the_value_loss_too(core):
     assert _core_grads_from_value(_model(FastWeightMlpPolicy, core=core)) == 0
 
 
+def test_shared_core_runs_once_and_equals_the_two_pass_parent():
+    """With one core for both heads, the policy's one pass gives the parent's two passes' numbers."""
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy as Parent
+
+    model = _model(FastWeightMlpPolicy, shared_core=True)
+    model.learn(32)
+    policy = model.policy
+    batch = next(iter(model.rollout_buffer.get(batch_size=32)))
+    args = (batch.observations, batch.actions.long().flatten(), batch.lstm_states, batch.episode_starts)
+    calls = []
+    policy.lstm_actor.register_forward_hook(lambda *_: calls.append(1))
+    ours, parents = policy.evaluate_actions(*args), Parent.evaluate_actions(policy, *args)
+    assert len(calls) == 1 + 2  # one pass for ours, two for the parent's
+    for a, b in zip(ours, parents, strict=True):
+        torch.testing.assert_close(a, b)
+    torch.manual_seed(0)
+    ours = policy.forward(batch.observations, batch.lstm_states, batch.episode_starts)
+    torch.manual_seed(0)
+    parents = Parent.forward(policy, batch.observations, batch.lstm_states, batch.episode_starts)
+    for a, b in zip(ours[:3], parents[:3], strict=True):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(ours[3].pi + ours[3].vf, parents[3].pi + parents[3].vf, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_shared_core_survives_save_and_load(tmp_path):
     model = _model(FastWeightMlpPolicy, shared_core=True)
     model.learn(64)
