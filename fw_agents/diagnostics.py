@@ -52,6 +52,8 @@ def rollout_memory_stats(model: RecurrentPPO, max_envs: int = 4) -> dict[str, fl
         for role, adapter, feats, stored in roles:
             if not isinstance(adapter, CoreAdapter):  # sb3-contrib's own LSTM
                 continue
+            if role == "critic" and adapter is policy.lstm_actor and feats is pi_features:
+                continue  # a shared core (``shared_core``) on shared features: the actor's figures
             x = feats.reshape(buffer.buffer_size, n_envs, -1)
             packed = tuple(torch.as_tensor(s[0][:, :n_envs], dtype=x.dtype, device=device) for s in stored)
             state = adapter.to_core_state(packed)
