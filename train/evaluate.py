@@ -39,9 +39,9 @@ def add_action_choice(p: argparse.ArgumentParser) -> None:
     """``--stochastic`` / ``--deterministic``; neither: the run's ``eval_deterministic`` setting."""
     group = p.add_mutually_exclusive_group()
     group.add_argument("--stochastic", action="store_const", const=False, dest="deterministic",
-                       help="sample actions (default: as the run's periodic evaluation; MiniGrid samples)")  # fmt: skip
+                       help="sample actions (default: as the run's periodic evaluation)")  # fmt: skip
     group.add_argument("--deterministic", action="store_const", const=True, dest="deterministic",
-                       help="take the most likely action (default for most envs)")  # fmt: skip
+                       help="take the most likely action (the default of every section)")  # fmt: skip
 
 
 def deterministic(args: argparse.Namespace, config: dict) -> bool:
