@@ -575,22 +575,13 @@ def test_a_new_core_is_one_file(tmp_path):
 
 def _diagnostics_after_a_rollout(model, stats_fn):
     """Collect one short rollout with ``model`` and return its memory diagnostics."""
-    from stable_baselines3.common.callbacks import BaseCallback
+    from helpers import stats_at_rollout_end
     from stable_baselines3.common.env_util import make_vec_env
 
     import envs
 
-    captured = {}
-
-    class Grab(BaseCallback):
-        def _on_step(self) -> bool:
-            return True
-
-        def _on_rollout_end(self) -> None:
-            captured.update(stats_fn(self.model))
-
     model.set_env(make_vec_env(lambda: envs.make_env("MemoryCatch"), n_envs=2))
-    model.learn(32, callback=Grab())
+    captured = stats_at_rollout_end(model, stats_fn)
     assert set(captured) == {"actor_trace_norm_0", "critic_trace_norm_0"}
     return captured
 

@@ -188,23 +188,14 @@ def test_shared_core_runs_once_and_equals_the_two_pass_parent():
 
 
 def test_shared_core_diagnostics_are_logged_once():
-    from stable_baselines3.common.callbacks import BaseCallback
+    from helpers import stats_at_rollout_end
 
     from fw_agents.diagnostics import rollout_memory_stats
 
-    captured = {}
-
-    class Grab(BaseCallback):
-        def _on_step(self) -> bool:
-            return True
-
-        def _on_rollout_end(self) -> None:
-            captured.update(rollout_memory_stats(self.model))
-
-    _model(FastWeightMlpPolicy, shared_core=True).learn(32, callback=Grab())
-    assert captured and all(key.startswith("actor_") for key in captured)
-    _model(FastWeightMlpPolicy).learn(32, callback=Grab())
-    assert any(key.startswith("critic_") for key in captured)
+    shared = stats_at_rollout_end(_model(FastWeightMlpPolicy, shared_core=True), rollout_memory_stats)
+    assert shared and all(key.startswith("actor_") for key in shared)
+    separate = stats_at_rollout_end(_model(FastWeightMlpPolicy), rollout_memory_stats)
+    assert any(key.startswith("critic_") for key in separate)
 
 
 def test_shared_core_survives_save_and_load(tmp_path):
