@@ -1,6 +1,6 @@
 """Does a MiniGrid-Memory policy carry the cue to the split? Linear probes for the cue's type.
 
-    python benchmarks/minigrid_cue_probe.py RUN_OR_ZIP [--episodes 400] [--deterministic]
+    python benchmarks/minigrid_cue_probe.py RUN_OR_ZIP [--episodes 400] [--deterministic] [--look]
 
 Plays held-out episodes of the run's Memory env (MiniGrid-MemoryS7 / S9 / …) with its model and,
 at every step, records whether the cue (the key or ball in the start room) has been in the agent's
@@ -12,7 +12,10 @@ at the split (the corridor's end), with the cue seen before and never seen (ther
 chance: a check on the probe). For the default core it also prints how much the read at each
 episode's last step draws on the cue's write (``core.read_weights``, per head), and what the add
 rule would draw with the same keys, queries and write strengths: whether the delta rule's
-replacement erased it. Printed only.
+replacement erased it. With ``--look`` it also plays the episodes again with a scripted opening
+(turn left, turn right: the cue comes into view wherever the agent starts, and it faces east again)
+and prints success with and without it, split by whether the cue was in view at reset: whether
+the policy uses a cue it sees from anywhere, or only from where it was in view at reset. Printed only.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 
 import numpy as np
 import torch
+from minigrid.core.actions import Actions
 from sklearn.linear_model import LogisticRegression
 
 from envs.make import is_minigrid
@@ -76,12 +80,33 @@ def cue_read_weights(core: FastWeightLSTM, x: torch.Tensor, cue_step: int) -> tu
     return as_run.numpy(), add.abs().numpy()
 
 
+def look_table(model, env, episodes: int, deterministic: bool, seed: int) -> None:
+    """Success without and with the scripted look (left, right), by whether the cue was in view at reset."""
+    base = env.unwrapped
+    print("\n| opening | success, cue in view at reset | success, cue not in view at reset | mean length |")
+    print("|---|---|---|---|")
+    in_view: list[bool] = []
+
+    def before(obs, state) -> None:
+        if state is None:
+            in_view.append(bool(base.in_view(*cue_cell(base))))
+
+    for label, opening in [("the policy's own", ()), ("scripted: left, right", (Actions.left, Actions.right))]:
+        in_view.clear()
+        played = list(play(model, env, episodes, deterministic, seed, before, first_actions=opening))
+        success = np.array([ep.total_return > 0 for ep in played])
+        seen = np.array(in_view)
+        cells = [f"{success[mask].mean():.2f} ({mask.sum()})" if mask.any() else "–" for mask in (seen, ~seen)]
+        print(f"| {label} | {cells[0]} | {cells[1]} | {np.mean([ep.length for ep in played]):.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="a run folder or a model .zip inside one")
     parser.add_argument("--episodes", type=int, default=400)
     parser.add_argument("--deterministic", action="store_true", help="most likely actions (default: sampled)")
     parser.add_argument("--seed", type=int, default=10_000)
+    parser.add_argument("--look", action="store_true", help="also play with a scripted look at the cue (left, right)")
     args = parser.parse_args()
     path, config = find_model(args.run)
     if config is None or not is_minigrid(config["env_id"]) or "Memory" not in config["env_id"]:
@@ -144,6 +169,8 @@ def main() -> None:
                 f"at least 3 steps before the end): as run ({core.rule} rule) {run_text}; "
                 f"the add rule would give {add_text}"
             )
+    if args.look:
+        look_table(model, env, args.episodes, args.deterministic, args.seed)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
@@ -56,6 +56,7 @@ def play(
     seed: int = 0,
     before_step: Callable[[Any, tuple | None], None] | None = None,
     after_step: Callable[[Any, float], None] | None = None,
+    first_actions: Sequence[Any] = (),
 ) -> Iterator[Episode]:
     """The one recurrent episode loop: play ``episodes`` full episodes, carrying the policy's
     recurrent state and resetting it at each episode start (``episode_start=True`` on the first
@@ -65,6 +66,8 @@ def play(
     ``before_step(obs, state)``, if given, sees each observation and the recurrent state the
     action will be chosen from (``None`` at an episode start), e.g. to draw a video frame;
     ``after_step(action, reward)``, if given, sees the action taken and the reward it earned.
+    ``first_actions``, if given, are taken instead of the policy's at each episode's first steps (a
+    scripted opening); the policy still sees those steps' observations, so its memory holds them.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -77,6 +80,8 @@ def play(
             if before_step is not None:
                 before_step(obs, state)
             action, state = model.predict(obs, state=state, episode_start=start, deterministic=deterministic)
+            if length < len(first_actions):
+                action = first_actions[length]
             obs, reward, terminated, truncated, info = env.step(_scalar_action(action, env))
             if after_step is not None:
                 after_step(action, float(reward))

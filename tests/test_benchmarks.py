@@ -83,3 +83,24 @@ def test_published_tables_have_the_rows_their_scripts_produce(monkeypatch, scrip
             published.append(cells[column])
     published = [row for row in published if row not in ("core", "policy")]  # header rows
     assert sorted(set(published)) == sorted(set(produced))
+
+
+def test_cue_probe_look_table_replays_the_same_layouts(monkeypatch, capsys):
+    """The probe's scripted look plays the same held-out layouts as the policy's own opening: the
+    same split by whether the cue was in view at reset, every episode counted once."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS[0].parent))
+    import minigrid_cue_probe
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import envs
+    from fw_agents import FastWeightMlpPolicy
+
+    vec = make_vec_env(lambda: envs.make_env("MiniGrid-MemoryS7-v0"), n_envs=1, seed=0)
+    model = RecurrentPPO(FastWeightMlpPolicy, vec, policy_kwargs={"lstm_hidden_size": 16}, seed=0)
+    minigrid_cue_probe.look_table(model, envs.make_env("MiniGrid-MemoryS7-v0"), 8, False, 3)
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| the policy")
+            or line.startswith("| scripted")]  # fmt: skip
+    assert len(rows) == 2
+    counts = [[int(cell.split("(")[1].rstrip(")")) for cell in row[1:3] if "(" in cell] for row in rows]
+    assert counts[0] == counts[1] and sum(counts[0]) == 8

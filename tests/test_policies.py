@@ -340,3 +340,28 @@ def test_an_lstm_state_passes_through_the_adapter_as_the_generic_packing_would_p
         torch.testing.assert_close(fast, slow)
     for fast, slow in zip(adapter.to_core_state(generic), adapter.core.unpack_state(packed), strict=True):
         torch.testing.assert_close(fast, slow)
+
+
+def test_play_takes_a_scripted_opening_and_the_policy_sees_it():
+    """``play(first_actions=...)``: each episode opens with the scripted actions (MemoryS7 starts
+    facing east; two left turns face west), and the policy's state carries those steps."""
+    from fw_agents.evaluation import play
+
+    model = _model(FastWeightMlpPolicy, env_id="MiniGrid-MemoryS7-v0")
+    env = envs.make_env("MiniGrid-MemoryS7-v0")
+    taken: list[list[int]] = []
+    seen: list[tuple[int, bool]] = []  # (direction, state is None) before each step
+
+    def before(obs, state):
+        if state is None:
+            taken.append([])
+        seen.append((int(env.unwrapped.agent_dir), state is None))
+
+    def after(action, reward):
+        taken[-1].append(int(np.asarray(action).reshape(-1)[0]))
+
+    episodes = list(play(model, env, 3, seed=0, before_step=before, after_step=after, first_actions=(0, 0)))
+    assert len(episodes) == 3 and all(len(actions) >= 3 for actions in taken)
+    assert all(actions[:2] == [0, 0] for actions in taken)
+    starts = [i for i, (_, fresh) in enumerate(seen) if fresh]
+    assert all(seen[i] == (0, True) and seen[i + 2] == (2, False) for i in starts)
