@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from envs.make import is_minigrid
 from fw_agents.cores import FastWeightLSTM
 from fw_agents.errors import UsageError
-from fw_agents.evaluation import play
+from fw_agents.evaluation import Episode, play
 from fw_agents.run_folder import find_model, load_model, play_env
 
 
@@ -80,22 +80,29 @@ def cue_read_weights(core: FastWeightLSTM, x: torch.Tensor, cue_step: int) -> tu
     return as_run.numpy(), add.abs().numpy()
 
 
-def look_table(model, env, episodes: int, deterministic: bool, seed: int) -> None:
-    """Success without and with the scripted look (left, right), by whether the cue was in view at reset."""
+def played_from_reset_view(model, env, episodes: int, deterministic: bool, seed: int,
+                           first_actions=()) -> tuple[list[Episode], np.ndarray]:  # fmt: skip
+    """``play``'s episodes, and for each whether the cue was in view at its reset."""
     base = env.unwrapped
-    print("\n| opening | success, cue in view at reset | success, cue not in view at reset | mean length |")
-    print("|---|---|---|---|")
     in_view: list[bool] = []
 
     def before(obs, state) -> None:
         if state is None:
             in_view.append(bool(base.in_view(*cue_cell(base))))
 
-    for label, opening in [("the policy's own", ()), ("scripted: left, right", (Actions.left, Actions.right))]:
-        in_view.clear()
-        played = list(play(model, env, episodes, deterministic, seed, before, first_actions=opening))
+    played = list(play(model, env, episodes, deterministic, seed, before, first_actions=first_actions))
+    return played, np.array(in_view)
+
+
+def look_table(model, env, own: list[Episode], own_in_view: np.ndarray, deterministic: bool, seed: int) -> None:
+    """Success with the policy's own opening (``own``, played from ``seed``, and whether the cue was
+    in view at each one's reset) and with a scripted look (left, right) on the same layouts, by
+    whether the cue was in view at reset."""
+    scripted = played_from_reset_view(model, env, len(own), deterministic, seed, (Actions.left, Actions.right))
+    print("\n| opening | success, cue in view at reset | success, cue not in view at reset | mean length |")
+    print("|---|---|---|---|")
+    for label, (played, seen) in [("the policy's own", (own, own_in_view)), ("scripted: left, right", scripted)]:
         success = np.array([ep.total_return > 0 for ep in played])
-        seen = np.array(in_view)
         cells = [f"{success[mask].mean():.2f} ({mask.sum()})" if mask.any() else "–" for mask in (seen, ~seen)]
         print(f"| {label} | {cells[0]} | {cells[1]} | {np.mean([ep.length for ep in played]):.1f} |")
 
@@ -127,7 +134,8 @@ def main() -> None:
         is_key = base.grid.get(*current["cue"]).type == "key"
         steps.append((len(episodes) - 1, is_key, current["seen"], int(base.agent_pos[0])))
 
-    successes = [ep.total_return > 0 for ep in play(model, env, args.episodes, args.deterministic, args.seed, before)]
+    played = list(play(model, env, args.episodes, args.deterministic, args.seed, before))
+    successes = [ep.total_return > 0 for ep in played]
     features = [features_of(model.policy, obs) for obs in episodes]
     codes = [episode_codes(model.policy, x) for x in features]
     names = list(codes[0])
@@ -170,7 +178,8 @@ def main() -> None:
                 f"the add rule would give {add_text}"
             )
     if args.look:
-        look_table(model, env, args.episodes, args.deterministic, args.seed)
+        at_reset = seen[np.concatenate([[True], ep[1:] != ep[:-1]])]  # each episode's first step
+        look_table(model, env, played, at_reset, args.deterministic, args.seed)
 
 
 if __name__ == "__main__":

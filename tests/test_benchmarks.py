@@ -98,7 +98,9 @@ def test_cue_probe_look_table_replays_the_same_layouts(monkeypatch, capsys):
 
     vec = make_vec_env(lambda: envs.make_env("MiniGrid-MemoryS7-v0"), n_envs=1, seed=0)
     model = RecurrentPPO(FastWeightMlpPolicy, vec, policy_kwargs={"lstm_hidden_size": 16}, seed=0)
-    minigrid_cue_probe.look_table(model, envs.make_env("MiniGrid-MemoryS7-v0"), 8, False, 3)
+    env = envs.make_env("MiniGrid-MemoryS7-v0")
+    own, in_view = minigrid_cue_probe.played_from_reset_view(model, env, 8, False, 3)
+    minigrid_cue_probe.look_table(model, env, own, in_view, False, 3)
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| the policy")
             or line.startswith("| scripted")]  # fmt: skip
     assert len(rows) == 2
