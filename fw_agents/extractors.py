@@ -48,23 +48,40 @@ class MiniGridMLP(BaseFeaturesExtractor):
         object at each of the 49 cells through separate weights, so before anything rewards it the
         features barely tell a key from a ball; the presence inputs say it in one place, at any
         position. Default False (the layer of models saved without it).
+    :param pooled: also read this many learned object codes, pooled over the view: every cell's
+        channels go through one shared layer, ``code(cell) = ReLU(U · obs[:, cell] + c)``, and the
+        dense layer reads each code's maximum over the cells,
+        ``features = ReLU(W · [flatten(obs); max_cells code(cell)] + b)``. The code of an object is
+        the same at every cell, and unlike ``presence`` it can bind an object's type to its colour
+        and state. Default 0 (none: the layer of models saved without it).
     """
 
-    def __init__(self, observation_space: gym.spaces.Box, features_dim: int = 64, presence: bool = False) -> None:
+    def __init__(
+        self, observation_space: gym.spaces.Box, features_dim: int = 64, presence: bool = False, pooled: int = 0
+    ) -> None:
         super().__init__(observation_space, features_dim)
+        if pooled < 0:
+            raise ValueError(f"pooled must be 0 or more object codes, got {pooled}")
         self.presence = bool(presence)
+        channels = int(observation_space.shape[0])
         n_inputs = int(torch.tensor(observation_space.shape).prod())
         if self.presence:
-            n_inputs += int(observation_space.shape[0])
+            n_inputs += channels
+        self.code = nn.Sequential(nn.Linear(channels, pooled), nn.ReLU()) if pooled else None
+        n_inputs += pooled
         self.linear = nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, features_dim), nn.ReLU())
 
     def inputs(self, observations: torch.Tensor) -> torch.Tensor:
         """What the dense layer reads, (B, n): the flattened view, then (with ``presence``) per channel
-        the maximum over the cells."""
-        flat = observations.flatten(1)
-        if not self.presence:
-            return flat
-        return torch.cat([flat, observations.flatten(2).amax(dim=2)], dim=1)
+        the maximum over the cells, then (with ``pooled``) each object code's maximum over the cells."""
+        parts = [observations.flatten(1)]
+        if self.presence or self.code is not None:
+            cells = observations.flatten(2)  # (B, channels, cells)
+            if self.presence:
+                parts.append(cells.amax(dim=2))
+            if self.code is not None:
+                parts.append(self.code(cells.transpose(1, 2)).amax(dim=1))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.linear(self.inputs(observations))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
@@ -35,9 +36,10 @@ def test_presence_inputs_say_which_channels_are_in_view():
     assert {i for i in range(n_colours) if presence[n_types + i] == 1} == colours
 
 
-def test_presence_does_not_depend_on_where_an_object_is():
+@pytest.mark.parametrize("option", [{"presence": True}, {"pooled": 4}, {"presence": True, "pooled": 4}])
+def test_position_free_inputs_do_not_depend_on_where_an_object_is(option: dict) -> None:
     env, obs = _view()
-    extractor = MiniGridMLP(env.observation_space, 8, presence=True)
+    extractor = MiniGridMLP(env.observation_space, 8, **option)
     moved = np.roll(obs, shift=(2, 3), axis=(1, 2))  # every cell somewhere else
     a, b = (extractor.inputs(torch.as_tensor(o)[None])[0] for o in (obs, moved))
     assert not torch.equal(a[: obs.size], b[: obs.size])
@@ -56,3 +58,27 @@ def test_without_presence_the_layer_is_the_one_saved_models_hold():
     }
     with_presence = MiniGridMLP(env.observation_space, 64, presence=True)
     assert tuple(with_presence.state_dict()["linear.1.weight"].shape) == (64, obs.size + obs.shape[0])
+
+
+def test_pooled_codes_are_one_shared_layer_per_cell_maximised_over_the_view():
+    """``pooled`` reads, per learned code, its maximum over the cells of ``ReLU(U · cell + c)``:
+    checked against a plain loop over the 49 cells with the layer's own weights."""
+    env, obs = _view()
+    extractor = MiniGridMLP(env.observation_space, 8, pooled=5)
+    inputs = extractor.inputs(torch.as_tensor(obs)[None])[0].detach().numpy()
+    u = extractor.code[0].weight.detach().numpy()
+    c = extractor.code[0].bias.detach().numpy()
+    _, height, width = obs.shape
+    expected = np.full(5, -np.inf)
+    for y in range(height):
+        for x in range(width):
+            expected = np.maximum(expected, np.maximum(u @ obs[:, y, x] + c, 0.0))
+    assert inputs.shape == (obs.size + 5,)
+    np.testing.assert_allclose(inputs[obs.size :], expected, rtol=1e-6, atol=1e-6)
+    assert tuple(extractor.linear[1].weight.shape) == (8, obs.size + 5)
+
+
+def test_pooled_must_not_be_negative():
+    env, _ = _view()
+    with pytest.raises(ValueError, match="pooled must be 0 or more"):
+        MiniGridMLP(env.observation_space, 8, pooled=-1)
