@@ -149,8 +149,9 @@ class RunEvaluation(EvalCallback):
         self.num_timesteps = self.model.num_timesteps
         if self.evaluations_timesteps and self.evaluations_timesteps[-1] >= self.num_timesteps:
             return
-        calls, self.n_calls = self.n_calls, 0  # _on_step evaluates when n_calls is a multiple of eval_freq
+        # _on_step evaluates when eval_freq > 0 (0: no periodic evaluation) divides n_calls
+        (calls, self.n_calls), (freq, self.eval_freq) = (self.n_calls, 0), (self.eval_freq, 1)
         try:
             self._on_step()
         finally:
-            self.n_calls = calls
+            self.n_calls, self.eval_freq = calls, freq

@@ -163,6 +163,12 @@ def prepare_run(spec: RunSpec) -> tuple[Path, dict[str, Any]]:
     """Resolve the configuration and create (or refuse to clobber) the run folder."""
     from envs import resolve_env_id
 
+    if isinstance(spec.eval_freq, bool) or not isinstance(spec.eval_freq, int) or spec.eval_freq < 0:
+        raise UsageError(
+            f"--eval-freq must be a number of env steps, or 0 for the final evaluation only; got {spec.eval_freq!r}"
+        )
+    if isinstance(spec.save_freq, bool) or not isinstance(spec.save_freq, int) or spec.save_freq < 1:
+        raise UsageError(f"--save-freq must be a positive number of env steps, got {spec.save_freq!r}")
     import_gym_packages(spec.gym_packages)
     if spec.core not in available_cores():
         raise UsageError(f"unknown policy core {spec.core!r}; known: {', '.join(available_cores())}")

@@ -68,7 +68,8 @@ def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecE
     evaluation = RunEvaluation(
         eval_env,
         n_eval_episodes=int(config.get("eval_episodes", 100)),
-        eval_freq=max(1, config["eval_freq"] // config["n_envs"]),
+        # in calls (one per vectorised step); 0 leaves only the final evaluation
+        eval_freq=max(1, config["eval_freq"] // config["n_envs"]) if config["eval_freq"] > 0 else 0,
         log_path=str(run_dir / "eval"),
         best_model_save_path=None,
         callback_on_new_best=SaveBest(run_dir),

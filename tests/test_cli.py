@@ -249,6 +249,8 @@ def test_other_cores_and_envs(tmp_path, capsys):
         (["--env", "MemoryCatch", "--hyperparams", "batch_size:1"], "batch_size must be at least 2"),
         (["--env", "MemoryCatch", "--hyperparams", "learning_rate:fast"], "lin_<number>"),
         (["--env", "MemoryCatch", "--gym-packages", "no_such_package"], "no_such_package"),
+        (["--env", "MemoryCatch", "--eval-freq", "-5"], "--eval-freq must be a number of env steps, or 0"),
+        (["--env", "MemoryCatch", "--save-freq", "0"], "--save-freq must be a positive number"),
         (["--resume", "/nonexistent/run"], "not a run folder"),
         ([], "--env is required"),
     ],
@@ -379,6 +381,15 @@ def test_every_run_ends_with_an_evaluation_of_its_final_model_and_resume_keeps_t
     assert run_cli(ppo.main, ["--resume", str(run), "--timesteps", "256", "--no-progress-bar"]) == 0
     with np.load(run / "eval" / "evaluations.npz") as saved:
         assert list(saved["timesteps"]) == [128, RecurrentPPO.load(run / "model.zip").num_timesteps]
+
+
+def test_eval_freq_0_leaves_only_the_final_evaluation(tmp_path):
+    """``--eval-freq 0`` means no periodic evaluation (as in SB3), not an evaluation at every step;
+    the run still ends with one evaluation of its final model."""
+    assert train_run(tmp_path, "--eval-freq", "0", timesteps=256) == 0
+    run = tmp_path / "run"
+    with np.load(run / "eval" / "evaluations.npz") as saved:
+        assert list(saved["timesteps"]) == [RecurrentPPO.load(run / "model.zip").num_timesteps]
 
 
 @pytest.mark.parametrize("recorded", ["fw", None])

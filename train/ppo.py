@@ -49,7 +49,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-folder", type=Path, default=DEFAULTS["log_folder"])
     p.add_argument("--run-name", help="default: <env-id>_<policy>_seed<seed>")
-    p.add_argument("--eval-freq", type=int, default=DEFAULTS["eval_freq"], help="evaluate every N env steps")
+    p.add_argument(
+        "--eval-freq",
+        type=int,
+        default=DEFAULTS["eval_freq"],
+        help="evaluate every N env steps (0: the final one only)",
+    )
     p.add_argument("--save-freq", type=int, default=DEFAULTS["save_freq"], help="checkpoint every N env steps")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a run folder from its latest checkpoint")
     p.add_argument("--device", default=DEFAULTS["device"])
