@@ -149,8 +149,9 @@ class RunEvaluation(EvalCallback):
         self.num_timesteps = self.model.num_timesteps
         if self.evaluations_timesteps and self.evaluations_timesteps[-1] >= self.num_timesteps:
             return
-        # _on_step evaluates when eval_freq > 0 (0: no periodic evaluation) divides n_calls
-        (calls, self.n_calls), (freq, self.eval_freq) = (self.n_calls, 0), (self.eval_freq, 1)
+        calls, freq = self.n_calls, self.eval_freq
+        # _on_step evaluates when eval_freq is positive (0: no periodic evaluation) and divides n_calls
+        self.n_calls, self.eval_freq = 0, 1
         try:
             self._on_step()
         finally:
