@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from fw_agents.config import read_yaml
+from fw_agents.config import positive_int, read_yaml
 from fw_agents.errors import UsageError
 from fw_agents.plotting import Curve, draw_curves, pyplot, read_evaluations
 from fw_agents.sweep import Job, make_job
@@ -89,12 +89,6 @@ class Suite:
     quick_timesteps: int = 2048
 
 
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{what} must be a positive integer, got {value!r}")
-    return value
-
-
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"{what} must be a number, got {value!r}")
@@ -113,9 +107,9 @@ def parse_env(entry: Any, where: str) -> SuiteEnv:
                          f"{sorted(ENV_KEYS)}")  # fmt: skip
     env = SuiteEnv(env=entry["env"])
     if entry.get("timesteps") is not None:
-        env.timesteps = _positive_int(entry["timesteps"], f"{where}: {env.env} timesteps")
+        env.timesteps = positive_int(entry["timesteps"], f"{where}: {env.env} timesteps")
     if entry.get("eval_freq") is not None:
-        env.eval_freq = _positive_int(entry["eval_freq"], f"{where}: {env.env} eval_freq")
+        env.eval_freq = positive_int(entry["eval_freq"], f"{where}: {env.env} eval_freq")
     env.score = entry.get("score", "success")
     if env.score not in SCORES:
         raise UsageError(f"{where}: {env.env} score must be one of {', '.join(SCORES)}, got {env.score!r}")
@@ -157,13 +151,13 @@ def load_suite(name_or_path: str) -> Suite:
     cores = data.get("cores", ["fw", "lstm", "gru"])
     if not isinstance(cores, list) or not cores:
         raise UsageError(f"{path}: 'cores' must be a non-empty list")
-    seeds = _positive_int(data.get("seeds", 3), f"{path}: seeds")
+    seeds = positive_int(data.get("seeds", 3), f"{path}: seeds")
     return Suite(
         name=str(data.get("name", path.stem)),
         envs=[parse_env(entry, str(path)) for entry in data["envs"]],
         cores=[str(c) for c in cores],
         seeds=list(range(seeds)),
-        quick_timesteps=_positive_int(data.get("quick_timesteps", 2048), f"{path}: quick_timesteps"),
+        quick_timesteps=positive_int(data.get("quick_timesteps", 2048), f"{path}: quick_timesteps"),
     )
 
 

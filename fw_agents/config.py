@@ -125,6 +125,13 @@ def ppo_parameters() -> set[str]:
 OPTIONAL_COUNTS = ("n_steps", "batch_size", "n_epochs", "sequence_length")
 
 
+def positive_int(value: Any, what: str) -> int:
+    """``value`` if it is an integer of at least 1 (a bool is not), else one UsageError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
 def check_hyperparams(config: dict[str, Any]) -> None:
     """Reject keys that are neither harness settings nor RecurrentPPO arguments."""
     known = ppo_parameters() | set(HARNESS_KEYS)
@@ -135,9 +142,7 @@ def check_hyperparams(config: dict[str, Any]) -> None:
             raise UsageError(f"unknown hyperparameter {key!r}.{hint}")
     for key in ("n_envs", "n_timesteps", *OPTIONAL_COUNTS):
         if key not in OPTIONAL_COUNTS or key in config:
-            value = config.get(key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UsageError(f"hyperparameter {key} must be a positive integer, got {value!r}")
+            positive_int(config.get(key), f"hyperparameter {key}")
     if config.get("batch_size", 2) < 2:  # PPO normalises advantages over each minibatch
         raise UsageError(f"hyperparameter batch_size must be at least 2, got {config['batch_size']}")
     for key in SCHEDULED:

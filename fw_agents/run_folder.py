@@ -32,7 +32,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from fw_agents.atomic import atomic_path
-from fw_agents.config import check_hyperparams, deep_merge, load_hyperparams, read_yaml
+from fw_agents.config import check_hyperparams, deep_merge, load_hyperparams, positive_int, read_yaml
 from fw_agents.cores import DEFAULT_CORE, available_cores, core_name
 from fw_agents.cores.base import ALIASES
 from fw_agents.cores.fast_weights import PAPER_SETTINGS
@@ -163,12 +163,9 @@ def prepare_run(spec: RunSpec) -> tuple[Path, dict[str, Any]]:
     """Resolve the configuration and create (or refuse to clobber) the run folder."""
     from envs import resolve_env_id
 
-    if isinstance(spec.eval_freq, bool) or not isinstance(spec.eval_freq, int) or spec.eval_freq < 0:
-        raise UsageError(
-            f"--eval-freq must be a number of env steps, or 0 for the final evaluation only; got {spec.eval_freq!r}"
-        )
-    if isinstance(spec.save_freq, bool) or not isinstance(spec.save_freq, int) or spec.save_freq < 1:
-        raise UsageError(f"--save-freq must be a positive number of env steps, got {spec.save_freq!r}")
+    if spec.eval_freq != 0:  # 0: no periodic evaluation
+        positive_int(spec.eval_freq, "--eval-freq (env steps; 0 for the final evaluation only)")
+    positive_int(spec.save_freq, "--save-freq (env steps)")
     import_gym_packages(spec.gym_packages)
     if spec.core not in available_cores():
         raise UsageError(f"unknown policy core {spec.core!r}; known: {', '.join(available_cores())}")
