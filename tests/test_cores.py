@@ -289,6 +289,33 @@ def test_gate_and_learned_settings_start_where_asked():
     assert sum(p.numel() for p in paper.parameters()) == 5 * 5 + 5 * 4 + 3 * 5  # W, C, b, LN gain and bias
 
 
+@pytest.mark.parametrize("name", ["lstm", "fw-lstm"])
+@pytest.mark.parametrize("forget_bias", [1.0, 2.5])
+def test_forget_gate_starts_at_the_asked_bias(name, forget_bias):
+    """With x = 0 and h = 0 the first step's cell is σ(b_f)·c + σ(b_i)·tanh(b_g): the forget gate
+    is σ(forget_bias) exactly, in every layer, in both LSTM cores."""
+    torch.manual_seed(0)
+    core = make_core(name, 4, 6, num_layers=2, forget_bias=forget_bias)
+    lstms = [core.rnn] if name == "lstm" else list(core.lstm)
+    for layer in range(2):
+        lstm, index = (lstms[0], layer) if name == "lstm" else (lstms[layer], 0)
+        b = getattr(lstm, f"bias_ih_l{index}") + getattr(lstm, f"bias_hh_l{index}")
+        b_i, b_f, b_g, _ = b.detach().chunk(4)
+        torch.testing.assert_close(b_f, torch.full((6,), forget_bias))
+        if layer == 0:
+            state = [torch.zeros_like(s) for s in core.initial_state(1)]
+            state[1] = torch.ones_like(state[1])
+            _, new = core(torch.zeros(1, 1, 4), tuple(state))
+            expected = torch.sigmoid(b_f) + torch.sigmoid(b_i) * torch.tanh(b_g)
+            torch.testing.assert_close(new[1][0, 0], expected)
+    # the default keeps torch's init (a forget bias near 0, not a constant)
+    default = make_core(name, 4, 6)
+    lstm = default.rnn if name == "lstm" else default.lstm[0]
+    assert lstm.bias_ih_l0[6:12].abs().max() < 1 / 6**0.5 and lstm.bias_ih_l0[6:12].std() > 0
+    with pytest.raises(ValueError, match="forget_bias"):
+        make_core(name, 4, 6, forget_bias="high")
+
+
 def test_bad_sizes_and_shapes_raise():
     with pytest.raises(ValueError, match="hidden_size"):
         FastWeightRNN(4, 0)

@@ -261,6 +261,22 @@ def _check_dropout(dropout: object) -> None:
         raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
 
 
+def set_forget_bias(lstm: nn.LSTM, value: float | None) -> None:
+    """Start every layer's forget gate at bias ``value`` (``bias_ih``'s forget rows set to it,
+    ``bias_hh``'s to 0), as Gers et al. (2000) and Jozefowicz et al. (2015) advise: with torch's
+    init (uniform in ±1/√H, about 0) the gate starts near ½ and the cell halves what it holds at
+    every step. ``None`` keeps torch's init."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"forget_bias must be a number or None, got {value!r}")
+    hidden = lstm.hidden_size
+    with torch.no_grad():
+        for layer in range(lstm.num_layers):
+            getattr(lstm, f"bias_ih_l{layer}")[hidden : 2 * hidden] = float(value)
+            getattr(lstm, f"bias_hh_l{layer}")[hidden : 2 * hidden] = 0.0
+
+
 def _check_positive_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -50,6 +50,7 @@ from fw_agents.cores.base import (
     register_core,
     run_in_segments,
     run_rnn,
+    set_forget_bias,
     stack_layers,
     use_numba,
 )
@@ -81,6 +82,8 @@ class FastWeightLSTM(RecurrentCore):
     :param rule: ``"delta"`` (default) or ``"add"`` (Hebbian accumulation, for ablation).
     :param gate_init: the read-out gate g's initial value, every unit (default 0: the core starts
         as the plain LSTM, its memory written from the first step, and learns to read it).
+    :param forget_bias: the LSTM's forget-gate bias at the start, every layer (default ``None``:
+        torch's init, about 0, a gate near ½); see :func:`~fw_agents.cores.base.set_forget_bias`.
     :param dropout: dropout between stacked layers (not after the last), as in ``nn.LSTM``.
     :param backend: ``"numba"`` (compiled, CPU), ``"torch"`` (eager, any device) or ``"auto"``.
     :param eps: ε of the key and read-out normalisations.
@@ -97,6 +100,7 @@ class FastWeightLSTM(RecurrentCore):
         decays: list[float] | tuple[float, ...] | None = None,
         rule: str = "delta",
         gate_init: float = 0.0,
+        forget_bias: float | None = None,
         dropout: float = 0.0,
         backend: str = "auto",
         eps: float = 1e-5,
@@ -117,6 +121,7 @@ class FastWeightLSTM(RecurrentCore):
         self.decays = decays
         self.rule = rule
         self.gate_init = float(gate_init)
+        self.forget_bias = forget_bias
         self.dropout = float(dropout)
         self.backend = backend
         self.eps = float(eps)
@@ -129,6 +134,7 @@ class FastWeightLSTM(RecurrentCore):
         for layer in range(num_layers):
             fan_in = input_size if layer == 0 else hidden_size
             self.lstm.append(nn.LSTM(fan_in, hidden_size))
+            set_forget_bias(self.lstm[layer], forget_bias)
             self.proj.append(nn.Linear(hidden_size + fan_in, width))
             self.gate.append(nn.Parameter(torch.full((hidden_size,), self.gate_init)))
             self.shift.append(nn.Parameter(torch.zeros(hidden_size)))
@@ -136,7 +142,7 @@ class FastWeightLSTM(RecurrentCore):
     def settings(self) -> dict[str, object]:
         """Every constructor option but the sizes: ``FastWeightLSTM(F, H, num_layers=L, **settings())``
         rebuilds this core, whatever the defaults of a later version."""
-        names = ("heads", "key_size", "decays", "rule", "gate_init", "dropout", "backend", "eps")
+        names = ("heads", "key_size", "decays", "rule", "gate_init", "forget_bias", "dropout", "backend", "eps")
         return {name: getattr(self, name) for name in names}
 
     def extra_repr(self) -> str:

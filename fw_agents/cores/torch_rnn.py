@@ -10,7 +10,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fw_agents.cores.base import RecurrentCore, State, _check_dropout, register_core, run_in_segments, run_rnn
+from fw_agents.cores.base import (
+    RecurrentCore,
+    State,
+    _check_dropout,
+    register_core,
+    run_in_segments,
+    run_rnn,
+    set_forget_bias,
+)
 
 
 class _TorchRNNCore(RecurrentCore):
@@ -38,14 +46,19 @@ class _TorchRNNCore(RecurrentCore):
 
 @register_core("lstm")
 class LSTMCore(_TorchRNNCore):
-    """``torch.nn.LSTM`` behind the core interface; state ``(h, c)``, each (L, B, H)."""
+    """``torch.nn.LSTM`` behind the core interface; state ``(h, c)``, each (L, B, H).
+
+    ``forget_bias`` starts every layer's forget gate at that bias (default ``None``: torch's init);
+    see :func:`~fw_agents.cores.base.set_forget_bias`.
+    """
 
     n_state_tensors = 2
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1, dropout: float = 0.0,
-                 **lstm_kwargs: object) -> None:  # fmt: skip
+                 forget_bias: float | None = None, **lstm_kwargs: object) -> None:  # fmt: skip
         super().__init__(input_size, hidden_size, num_layers, dropout)
         self.rnn = nn.LSTM(input_size, hidden_size, num_layers=num_layers, dropout=dropout, **lstm_kwargs)
+        set_forget_bias(self.rnn, forget_bias)
 
 
 @register_core("gru")
