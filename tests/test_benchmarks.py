@@ -106,3 +106,19 @@ def test_cue_probe_look_table_replays_the_same_layouts(monkeypatch, capsys):
     assert len(rows) == 2
     counts = [[int(cell.split("(")[1].rstrip(")")) for cell in row[1:3] if "(" in cell] for row in rows]
     assert counts[0] == counts[1] and sum(counts[0]) == 8
+
+
+def test_forget_retention_pairs_differ_only_at_the_first_step(monkeypatch):
+    """The retention benchmark's pairs share every view after the first, so the output gap starts
+    at 1 and, in an untrained LSTM core, a forget gate opened wider keeps more of it."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS[0].parent))
+    import forget_retention
+
+    firsts, rests = forget_retention.episodes("MiniGrid-MemoryS7-v0", 6, 4, 0)
+    assert len(firsts) == 6 and all(len(rest) == 4 for rest in rests)
+    curves = {bias: forget_retention.retention(forget_retention.untrained_policy("MiniGrid-MemoryS7-v0", "lstm",
+                                                                                 bias, 0), firsts, rests)
+              for bias in (None, 2.0)}  # fmt: skip
+    for curve in curves.values():
+        assert curve[0] == pytest.approx(1.0) and curve.shape == (5,)
+    assert curves[2.0][4] > 2 * curves[None][4]
