@@ -16,14 +16,16 @@ forgets it by then gives the policy nothing to learn from. Printed only.
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
-from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from envs.make import make_env
-from fw_agents.config import build_policy_kwargs, deep_merge, load_hyperparams, policy_class_for, ppo_kwargs
+from fw_agents.config import deep_merge, load_hyperparams
+from fw_agents.training import build_model
 
 
 def episodes(env_id: str, pairs: int, steps: int, seed: int) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
@@ -46,18 +48,12 @@ def episodes(env_id: str, pairs: int, steps: int, seed: int) -> tuple[list[np.nd
 
 
 def untrained_policy(env_id: str, core: str, forget_bias: float | None, seed: int):
+    """The policy ``python -m train.ppo`` would start from, with the core's forget bias set."""
     config = load_hyperparams(env_id, core)
-    config = deep_merge(config, {"policy_kwargs": {"core_kwargs": {"forget_bias": forget_bias}}})
-    vec = DummyVecEnv([lambda: make_env(env_id)])
-    model = RecurrentPPO(
-        policy_class_for(vec.observation_space),
-        vec,
-        policy_kwargs=build_policy_kwargs(config["policy_kwargs"], core),
-        seed=seed,
-        device="cpu",
-        **{k: v for k, v in ppo_kwargs(config).items() if k != "n_envs"},
-    )
-    return model.policy
+    config = deep_merge(config, {"policy_kwargs": {"core_kwargs": {"forget_bias": forget_bias}},
+                                 "core": core, "seed": seed, "device": "cpu"})  # fmt: skip
+    with tempfile.TemporaryDirectory() as run_dir:  # never written: nothing is learned
+        return build_model(config, DummyVecEnv([lambda: make_env(env_id)]), Path(run_dir)).policy
 
 
 def retention(policy, firsts: list[np.ndarray], rests: list[list[np.ndarray]]) -> np.ndarray:

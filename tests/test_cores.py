@@ -296,9 +296,8 @@ def test_forget_gate_starts_at_the_asked_bias(name, forget_bias):
     is σ(forget_bias) exactly, in every layer, in both LSTM cores."""
     torch.manual_seed(0)
     core = make_core(name, 4, 6, num_layers=2, forget_bias=forget_bias)
-    lstms = [core.rnn] if name == "lstm" else list(core.lstm)
     for layer in range(2):
-        lstm, index = (lstms[0], layer) if name == "lstm" else (lstms[layer], 0)
+        lstm, index = (core.rnn, layer) if name == "lstm" else (core.lstm[layer], 0)
         b = getattr(lstm, f"bias_ih_l{index}") + getattr(lstm, f"bias_hh_l{index}")
         b_i, b_f, b_g, _ = b.detach().chunk(4)
         torch.testing.assert_close(b_f, torch.full((6,), forget_bias))
