@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,35 +75,32 @@ class StopOnInterrupt(BaseCallback):
 class EntropySchedule(BaseCallback):
     """Sets the entropy coefficient before every rollout: ``schedule(progress remaining)``
     (``ent_coef: lin_<value>`` in the hyperparameters; RecurrentPPO itself takes a number only),
-    times :func:`success_gate` of the recent training episodes when ``gate`` is given
-    (``ent_success_gate``)."""
+    times a factor of the recent training episodes' success when ``by_success`` is given:
+    :func:`fw_agents.config.success_gate` (``ent_success_gate``) or
+    :func:`fw_agents.config.success_variance` (``ent_success_variance``), never below ``floor`` (``ent_floor``)."""
 
-    def __init__(self, schedule: Callable[[float], float], gate: float | None = None) -> None:
+    def __init__(
+        self,
+        schedule: Callable[[float], float],
+        by_success: Callable[[float], float] | None = None,
+        floor: float = 0.0,
+    ) -> None:
         super().__init__()
         self.schedule = schedule
-        self.gate = gate
+        self.by_success = by_success
+        self.floor = floor
 
     def _on_rollout_start(self) -> None:
         coef = float(self.schedule(self.model._current_progress_remaining))
-        if self.gate is not None:
-            coef *= success_gate(self.model.ep_success_buffer, self.gate)
+        successes = self.model.ep_success_buffer
+        # 1 until a full window (sb3's last 100 training episodes) is in
+        if self.by_success is not None and successes.maxlen is not None and len(successes) == successes.maxlen:
+            coef *= max(self.floor, self.by_success(float(np.mean(successes))))
         self.model.ent_coef = coef
         self.logger.record("train/ent_coef", coef)
 
     def _on_step(self) -> bool:
         return True
-
-
-def success_gate(successes: deque[bool], gate: float) -> float:
-    """The entropy bonus's factor from the last training episodes' ``is_success``: 1 until a full
-    window (sb3's 100 episodes) is in and while at most ``gate`` of them succeed, then falling
-    linearly to 0 when all of them do. Exploration lasts until the task is being solved, then the
-    policy is let sharpen (its most likely action is what a deterministic evaluation plays); if
-    successes fall back, the bonus returns."""
-    if successes.maxlen is None or len(successes) < successes.maxlen:
-        return 1.0
-    failing = 1.0 - float(np.mean(successes))
-    return min(1.0, failing / (1.0 - gate))
 
 
 class SaveBest(BaseCallback):

@@ -42,6 +42,8 @@ HARNESS_KEYS = (
     "eval_deterministic",
     "normalize",
     "ent_success_gate",
+    "ent_success_variance",
+    "ent_floor",
     "sequence_length",
     "policy_kwargs",
     "env_kwargs",
@@ -151,6 +153,19 @@ def check_hyperparams(config: dict[str, Any]) -> None:
     gate = config.get("ent_success_gate")
     if gate is not None and (isinstance(gate, bool) or not isinstance(gate, int | float) or not 0 <= gate < 1):
         raise UsageError(f"hyperparameter ent_success_gate must be a number in [0, 1), got {gate!r}")
+    variance = config.get("ent_success_variance", False)
+    if not isinstance(variance, bool):
+        raise UsageError(f"hyperparameter ent_success_variance must be true or false, got {variance!r}")
+    if variance and gate is not None:
+        raise UsageError("hyperparameters ent_success_gate and ent_success_variance exclude each other: choose one")
+    floor = config.get("ent_floor")
+    if floor is not None:
+        if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
+            raise UsageError(f"hyperparameter ent_floor must be a number in [0, 1], got {floor!r}")
+        if gate is None and not variance:
+            raise UsageError(
+                "hyperparameter ent_floor needs ent_success_gate or ent_success_variance (the factor it bounds)"
+            )
 
 
 def resolve_class(name: Any, kind: str) -> Any:
@@ -217,13 +232,42 @@ def ppo_kwargs(config: dict[str, Any]) -> dict[str, Any]:
 
 def entropy_schedule(config: dict[str, Any]) -> Callable[[float], float] | None:
     """The entropy coefficient as a function of the progress remaining when it moves during
-    training (``ent_coef: lin_<value>``, or ``ent_success_gate`` set); ``None`` when it is fixed."""
+    training (``ent_coef: lin_<value>``, or a factor of the training success set: see
+    :func:`by_success`); ``None`` when it is fixed."""
     value = schedule(config["ent_coef"], "ent_coef") if "ent_coef" in config else None
     if isinstance(value, LinearSchedule):
         return value
-    if config.get("ent_success_gate") is not None:
+    if by_success(config) is not None:
         constant = float(value if value is not None else ppo_default("ent_coef"))
         return lambda _progress: constant
+    return None
+
+
+def success_gate(gate: float) -> Callable[[float], float]:
+    """``ent_success_gate``: the entropy bonus's factor from the success rate s of the last training
+    episodes (``is_success``): 1 while s is at most ``gate``, then falling linearly to 0 at s = 1.
+    Exploration lasts until the task is being solved, then the policy is let sharpen (its most
+    likely action is what a deterministic evaluation plays); if successes fall back, the bonus
+    returns."""
+    return lambda success: min(1.0, (1.0 - success) / (1.0 - gate))
+
+
+def success_variance(success: float) -> float:
+    """``ent_success_variance``: the entropy bonus's factor 4·s·(1 − s), the variance of the recent
+    episodes' outcome scaled to 1 at s = ½. Full where success is a coin flip (nothing yet tells a
+    success from a failure: the guessing optimum of a memory task, which only exploration leaves);
+    small where successes are rare (there the bonus holds the policy at uniform and drowns their
+    signal) and where the task is solved (the most likely action is let settle)."""
+    return 4.0 * success * (1.0 - success)
+
+
+def by_success(config: dict[str, Any]) -> Callable[[float], float] | None:
+    """The entropy bonus's factor as a function of the recent training success, when one is set
+    (``ent_success_gate: g`` or ``ent_success_variance: true``)."""
+    if config.get("ent_success_gate") is not None:
+        return success_gate(config["ent_success_gate"])
+    if config.get("ent_success_variance"):
+        return success_variance
     return None
 
 

@@ -21,7 +21,14 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from fw_agents.buffers import use_sequences
 from fw_agents.callbacks import CheckpointEvery, EntropySchedule, RunEvaluation, SaveBest, StopOnInterrupt
-from fw_agents.config import LinearSchedule, build_policy_kwargs, entropy_schedule, policy_class_for, ppo_kwargs
+from fw_agents.config import (
+    LinearSchedule,
+    build_policy_kwargs,
+    by_success,
+    entropy_schedule,
+    policy_class_for,
+    ppo_kwargs,
+)
 from fw_agents.diagnostics import MemoryDiagnostics
 from fw_agents.errors import UsageError
 from fw_agents.run_folder import (
@@ -77,7 +84,7 @@ def callbacks(config: dict[str, Any], run_dir: Path) -> tuple[CallbackList, VecE
         verbose=0,
     )
     entropy = entropy_schedule(config)
-    extra = [EntropySchedule(entropy, config.get("ent_success_gate"))] if entropy is not None else []
+    extra = [EntropySchedule(entropy, by_success(config), config.get("ent_floor", 0.0))] if entropy is not None else []
     cbs = CallbackList([evaluation, CheckpointEvery(run_dir, config["save_freq"]), MemoryDiagnostics(), *extra])
     return cbs, eval_env, evaluation
 

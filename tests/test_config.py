@@ -87,19 +87,40 @@ def test_entropy_coefficient_follows_a_linear_schedule(tmp_path):
     assert RecurrentPPO.load(tmp_path / "run" / "model.zip").ent_coef < 0.01
 
 
-def test_success_gate_holds_the_bonus_until_the_training_episodes_succeed():
-    """``ent_success_gate``: the full bonus until a full window of training episodes is in and
-    while at most the gate's fraction succeed, then linearly down to 0 when all do."""
+def test_success_factors_of_the_entropy_bonus():
+    """``ent_success_gate``: the full bonus while at most the gate's fraction of the recent
+    training episodes succeed, then linearly down to 0 when all do. ``ent_success_variance``:
+    4·s·(1 − s), full at a coin flip, 0 at never and always."""
+    from fw_agents.config import success_gate, success_variance
+
+    for success, factor in ((0.0, 1.0), (0.5, 1.0), (0.8, 1.0), (0.9, 0.5), (0.95, 0.25), (1.0, 0.0)):
+        assert abs(success_gate(0.8)(success) - factor) < 1e-9
+    for success, factor in ((0.0, 0.0), (0.1, 0.36), (0.5, 1.0), (0.9, 0.36), (1.0, 0.0)):
+        assert abs(success_variance(success) - factor) < 1e-9
+
+
+def test_entropy_schedule_follows_the_training_success_within_its_floor():
+    """The callback applies the factor only once sb3's window of 100 training episodes is full,
+    and never below ``ent_floor``."""
     from collections import deque
+    from types import SimpleNamespace
 
-    from fw_agents.callbacks import success_gate
+    from fw_agents.callbacks import EntropySchedule
+    from fw_agents.config import success_variance
 
-    window = deque(maxlen=100)
-    window.extend([True] * 99)
-    assert success_gate(window, 0.8) == 1.0  # window not yet full
-    for successes, factor in ((0, 1.0), (50, 1.0), (80, 1.0), (90, 0.5), (95, 0.25), (100, 0.0)):
-        window.extend([True] * successes + [False] * (100 - successes))
-        assert abs(success_gate(window, 0.8) - factor) < 1e-9
+    logger = SimpleNamespace(record=lambda *args: None)
+    model = SimpleNamespace(_current_progress_remaining=1.0, ep_success_buffer=deque(maxlen=100), logger=logger)
+    callback = EntropySchedule(lambda _progress: 0.01, success_variance, floor=0.1)
+    callback.model = model
+    seen = []
+    for successes in (None, 0, 10, 50, 100):
+        if successes is not None:
+            model.ep_success_buffer.extend([True] * successes + [False] * (100 - successes))
+        else:
+            model.ep_success_buffer.extend([True] * 99)  # not yet a full window
+        callback._on_rollout_start()
+        seen.append(round(model.ent_coef, 6))
+    assert seen == [0.01, 0.001, 0.0036, 0.01, 0.001]
 
 
 def test_ent_success_gate_is_checked_and_moves_the_coefficient():
@@ -113,3 +134,15 @@ def test_ent_success_gate_is_checked_and_moves_the_coefficient():
     assert entropy_schedule({"ent_coef": 0.01, "ent_success_gate": 0.8})(0.3) == 0.01
     assert entropy_schedule({"ent_coef": "lin_0.01", "ent_success_gate": 0.8})(0.5) == 0.005
     assert entropy_schedule({"ent_success_gate": 0.8})(1.0) == 0.0  # RecurrentPPO's default bonus
+    for bad in (1.5, -0.1, "low", True):
+        with pytest.raises(UsageError, match="ent_floor must be a number in \\[0, 1\\]"):
+            check_hyperparams({**base, "ent_success_gate": 0.8, "ent_floor": bad})
+    with pytest.raises(UsageError, match="ent_floor needs ent_success_gate or ent_success_variance"):
+        check_hyperparams({**base, "ent_floor": 0.1})
+    with pytest.raises(UsageError, match="ent_success_variance must be true or false"):
+        check_hyperparams({**base, "ent_success_variance": "yes"})
+    with pytest.raises(UsageError, match="exclude each other"):
+        check_hyperparams({**base, "ent_success_gate": 0.8, "ent_success_variance": True})
+    check_hyperparams({**base, "ent_success_variance": True, "ent_floor": 0.1})
+    assert entropy_schedule({"ent_coef": 0.01, "ent_success_variance": True})(0.3) == 0.01
+    assert entropy_schedule({"ent_coef": 0.01, "ent_success_variance": False}) is None
