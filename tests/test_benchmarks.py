@@ -122,3 +122,27 @@ def test_forget_retention_pairs_differ_only_at_the_first_step(monkeypatch):
     for curve in curves.values():
         assert curve[0] == pytest.approx(1.0) and curve.shape == (5,)
     assert curves[2.0][4] > 2 * curves[None][4]
+
+
+def test_training_log_bins_episodes_and_entropy_by_env_steps(monkeypatch, tmp_path):
+    """The training log places each episode at the env steps of every episode ended before it and
+    itself (all envs, in the order they ended), and beside them the policy's entropy as PPO logged it."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS[0].parent))
+    import training_log
+
+    (tmp_path / "monitor").mkdir()
+    for env, rows in ((0, ["1.0,10,1.0", "0.0,30,3.0"]), (1, ["0.0,20,2.0", "0.5,40,4.0"])):
+        (tmp_path / "monitor" / f"{env}.monitor.csv").write_text('#{"t_start": 0}\nr,l,t\n' + "\n".join(rows) + "\n")
+    writer = SummaryWriter(str(tmp_path / "tb" / "ppo_1"))
+    for step, loss in ((40, -1.9), (90, -1.0)):
+        writer.add_scalar("train/entropy_loss", loss, step)
+    writer.close()
+    rows = training_log.table(tmp_path, 50)
+    # ended at 10, 30 (bin 0) and 60, 100 (bin 50) env steps
+    assert rows["episodes"].tolist() == [2, 2] and rows.index.tolist() == [0, 50]
+    assert rows["success"].tolist() == [0.5, 0.5] and rows["length"].tolist() == [15.0, 35.0]
+    assert rows["entropy"].tolist() == pytest.approx([1.9, 1.0]) and "ent_coef" not in rows
+    with pytest.raises(training_log.UsageError, match="not a training run folder"):
+        training_log.table(tmp_path / "tb", 50)
