@@ -54,14 +54,25 @@ class MiniGridMLP(BaseFeaturesExtractor):
         ``features = ReLU(W · [flatten(obs); max_cells code(cell)] + b)``. The code of an object is
         the same at every cell, and unlike ``presence`` it can bind an object's type to its colour
         and state. Default 0 (none: the layer of models saved without it).
+    :param activation: the dense layer's activation, a ``torch.nn`` class name. ``"ReLU"`` (the
+        default, the layer of models saved without it) lets units die: trained on MiniGrid, most of
+        them end up silent on every view, and with them the policy's sight (RESULTS.md, "MiniGrid");
+        ``"Tanh"`` cannot die.
     """
 
     def __init__(
-        self, observation_space: gym.spaces.Box, features_dim: int = 64, presence: bool = False, pooled: int = 0
+        self,
+        observation_space: gym.spaces.Box,
+        features_dim: int = 64,
+        presence: bool = False,
+        pooled: int = 0,
+        activation: str = "ReLU",
     ) -> None:
         super().__init__(observation_space, features_dim)
         if pooled < 0:
             raise ValueError(f"pooled must be 0 or more object codes, got {pooled}")
+        if not isinstance(activation, str) or not isinstance(getattr(nn, activation, None), type):
+            raise ValueError(f"activation must name a torch.nn activation such as 'ReLU' or 'Tanh', got {activation!r}")
         self.presence = bool(presence)
         channels = int(observation_space.shape[0])
         n_inputs = int(torch.tensor(observation_space.shape).prod())
@@ -69,7 +80,7 @@ class MiniGridMLP(BaseFeaturesExtractor):
             n_inputs += channels
         self.code = nn.Sequential(nn.Linear(channels, pooled), nn.ReLU()) if pooled else None
         n_inputs += pooled
-        self.linear = nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, features_dim), nn.ReLU())
+        self.linear = nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, features_dim), getattr(nn, activation)())
 
     def inputs(self, observations: torch.Tensor) -> torch.Tensor:
         """What the dense layer reads, (B, n): the flattened view, then (with ``presence``) per channel

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 BENCHMARKS = sorted(p for p in (Path(__file__).resolve().parent.parent / "benchmarks").glob("*.py")
                     if not p.name.startswith("_"))  # fmt: skip
@@ -146,3 +147,28 @@ def test_training_log_bins_episodes_and_entropy_by_env_steps(monkeypatch, tmp_pa
     assert rows["entropy"].tolist() == pytest.approx([1.9, 1.0]) and "ent_coef" not in rows
     with pytest.raises(training_log.UsageError, match="not a training run folder"):
         training_log.table(tmp_path / "tb", 50)
+
+
+def test_silent_units_counts_units_zero_on_every_view(monkeypatch, tmp_path):
+    """A unit counts as silent only when it is 0 on every view: pushed far below zero every ReLU
+    unit is silent, pushed far above none is, and one unit held below zero is 1 of 64."""
+    from fw_agents.config import deep_merge, load_hyperparams
+    from fw_agents.training import build_model
+    from fw_agents.vec_env import make_vec
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS[0].parent))
+    import silent_units
+
+    config = deep_merge(load_hyperparams("MiniGrid-Empty-5x5-v0", "fw-lstm"),
+                        {"env_id": "MiniGrid-Empty-5x5-v0", "core": "fw-lstm", "seed": 0, "device": "cpu"})  # fmt: skip
+    model = build_model(config, make_vec(config, 1, 0, None, "dummy"), tmp_path)
+    views = torch.as_tensor(np.stack([model.observation_space.sample() for _ in range(20)])).float()
+    layer = model.policy.pi_features_extractor.linear[1]
+    with torch.no_grad():
+        layer.bias.fill_(-1e3)
+        assert silent_units.health(model, views)[0] == 1.0
+        layer.bias.fill_(1e3)
+        silent, magnitude, spread = silent_units.health(model, views)
+        assert silent == 0.0 and magnitude > 900 and spread > 0
+        layer.bias[3] = -1e3
+        assert silent_units.health(model, views)[0] == pytest.approx(1 / 64)

@@ -82,3 +82,19 @@ def test_pooled_must_not_be_negative():
     env, _ = _view()
     with pytest.raises(ValueError, match="pooled must be 0 or more"):
         MiniGridMLP(env.observation_space, 8, pooled=-1)
+
+
+def test_activation_is_chosen_by_name_and_defaults_to_the_saved_models_relu():
+    """``activation`` names the dense layer's torch.nn activation; without it the layer is ReLU (the
+    models saved before the option). Tanh passes negative pre-activations on (a ReLU unit is silent
+    there, and with it its gradient)."""
+    env, obs = _view()
+    view = torch.as_tensor(obs)[None]
+    relu, tanh = MiniGridMLP(env.observation_space, 16), MiniGridMLP(env.observation_space, 16, activation="Tanh")
+    tanh.load_state_dict(relu.state_dict())  # same parameters: only the activation differs
+    pre = relu.linear[1](relu.inputs(view))
+    assert isinstance(relu.linear[2], torch.nn.ReLU)
+    assert torch.equal(relu(view), pre.clamp(min=0)) and torch.allclose(tanh(view), torch.tanh(pre))
+    for bad in ("Softmaxx", "Linear ", 3):
+        with pytest.raises(ValueError, match=r"activation must name a torch\.nn activation"):
+            MiniGridMLP(env.observation_space, 8, activation=bad)
