@@ -15,10 +15,10 @@ ln n bin after bin, with successes at what random actions reach. Printed only.
 from __future__ import annotations
 
 import argparse
+import csv
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fw_agents.errors import UsageError
@@ -26,44 +26,62 @@ from fw_agents.errors import UsageError
 SCALARS = {"entropy": "train/entropy_loss", "ent_coef": "train/ent_coef"}
 
 
-def episodes(run: Path) -> pd.DataFrame:
-    """The run's training episodes (reward ``r``, length ``l``, wall time ``t``) in the order
-    they ended, with ``steps``: the env steps taken by all the episodes ended so far."""
+def episodes(run: Path) -> dict[str, np.ndarray]:
+    """The run's training episodes in the order they ended: reward ``r``, length ``l`` and
+    ``steps``, the env steps taken by all the episodes ended so far."""
     files = sorted((run / "monitor").glob("*.monitor.csv"))
     if not files:
         raise UsageError(f"{run} has no monitor/*.monitor.csv: not a training run folder")
-    frame = pd.concat([pd.read_csv(f, skiprows=1) for f in files]).sort_values("t", kind="stable")
-    frame["steps"] = frame["l"].cumsum()
-    return frame
+    rows = []
+    for path in files:
+        with path.open() as handle:
+            next(handle)  # the Monitor's JSON header line
+            rows += [(float(row["r"]), int(row["l"]), float(row["t"])) for row in csv.DictReader(handle)]
+    rows.sort(key=lambda row: row[2])  # stable: ties keep file order
+    rewards = np.array([row[0] for row in rows])
+    lengths = np.array([row[1] for row in rows], dtype=np.int64)
+    return {"r": rewards, "l": lengths, "steps": np.cumsum(lengths)}
 
 
-def logged(run: Path) -> dict[str, pd.Series]:
-    """The PPO scalars of :data:`SCALARS` the run logged, indexed by env step."""
-    found: dict[str, pd.Series] = {}
+def logged(run: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The PPO scalars of :data:`SCALARS` the run logged: (env steps, values) per name."""
+    found: dict[str, list[tuple[int, float]]] = {}
     for folder in sorted((run / "tb").glob("*")):
         events = EventAccumulator(str(folder))
         events.Reload()
         tags = events.Tags()["scalars"]
         for name, tag in SCALARS.items():
             if tag in tags:
-                points = events.Scalars(tag)
-                series = pd.Series([p.value for p in points], index=[p.step for p in points])
-                found[name] = pd.concat([found[name], series]) if name in found else series
-    if "entropy" in found:
-        found["entropy"] = -found["entropy"]
-    return found
+                found.setdefault(name, []).extend((p.step, p.value) for p in events.Scalars(tag))
+    series = {
+        name: (np.array([s for s, _ in points]), np.array([v for _, v in points])) for name, points in found.items()
+    }
+    if "entropy" in series:
+        steps, values = series["entropy"]
+        series["entropy"] = (steps, -values)
+    return series
 
 
-def table(run: Path, bin_steps: int) -> pd.DataFrame:
-    """One row per bin of ``bin_steps`` env steps (labelled by its first step)."""
-    frame = episodes(run)
-    frame["bin"] = (frame["steps"] - 1) // bin_steps * bin_steps
-    rows = frame.groupby("bin").agg(
-        episodes=("r", "size"), success=("r", lambda r: float(np.mean(r > 0))), length=("l", "mean")
-    )
-    for name, series in logged(run).items():
-        rows[name] = series.groupby((series.index - 1) // bin_steps * bin_steps).mean()
-    return rows
+def table(run: Path, bin_steps: int) -> dict[str, list[float]]:
+    """Columns of one row per bin of ``bin_steps`` env steps holding an episode's end (``bin``: its
+    first step): ``episodes``, ``success``, ``length``, and each logged scalar's mean in the bin
+    (NaN where none was logged there)."""
+    ended = episodes(run)
+    bins = (ended["steps"] - 1) // bin_steps * bin_steps
+    columns: dict[str, list[float]] = {"bin": [], "episodes": [], "success": [], "length": []}
+    scalars = logged(run)
+    for name in scalars:
+        columns[name] = []
+    for start in np.unique(bins):
+        inside = bins == start
+        columns["bin"].append(int(start))
+        columns["episodes"].append(int(inside.sum()))
+        columns["success"].append(float(np.mean(ended["r"][inside] > 0)))
+        columns["length"].append(float(np.mean(ended["l"][inside])))
+        for name, (steps, values) in scalars.items():
+            here = (steps - 1) // bin_steps * bin_steps == start
+            columns[name].append(float(np.mean(values[here])) if here.any() else float("nan"))
+    return columns
 
 
 def main() -> None:
@@ -75,11 +93,16 @@ def main() -> None:
         parser.error(f"--bin must be a positive number of env steps, got {args.bin}")
     for run in args.runs:
         try:
-            rows = table(run, args.bin)
+            columns = table(run, args.bin)
         except UsageError as err:
             parser.exit(2, f"error: {err}\n")
+        names = list(columns)
         print(f"\n{run}")
-        print(rows.to_string(float_format=lambda x: f"{x:.3f}"))
+        print("| " + " | ".join(names) + " |")
+        print("|" + "---|" * len(names))
+        for i in range(len(columns["bin"])):
+            cells = [f"{columns[n][i]:.3f}" if isinstance(columns[n][i], float) else str(columns[n][i]) for n in names]
+            print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -142,9 +142,9 @@ def test_training_log_bins_episodes_and_entropy_by_env_steps(monkeypatch, tmp_pa
     writer.close()
     rows = training_log.table(tmp_path, 50)
     # ended at 10, 30 (bin 0) and 60, 100 (bin 50) env steps
-    assert rows["episodes"].tolist() == [2, 2] and rows.index.tolist() == [0, 50]
-    assert rows["success"].tolist() == [0.5, 0.5] and rows["length"].tolist() == [15.0, 35.0]
-    assert rows["entropy"].tolist() == pytest.approx([1.9, 1.0]) and "ent_coef" not in rows
+    assert rows["episodes"] == [2, 2] and rows["bin"] == [0, 50]
+    assert rows["success"] == [0.5, 0.5] and rows["length"] == [15.0, 35.0]
+    assert rows["entropy"] == pytest.approx([1.9, 1.0]) and "ent_coef" not in rows
     with pytest.raises(training_log.UsageError, match="not a training run folder"):
         training_log.table(tmp_path / "tb", 50)
 
