@@ -16,8 +16,6 @@ forgets it by then gives the policy nothing to learn from. Printed only.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,8 +50,7 @@ def untrained_policy(env_id: str, core: str, forget_bias: float | None, seed: in
     config = load_hyperparams(env_id, core)
     config = deep_merge(config, {"policy_kwargs": {"core_kwargs": {"forget_bias": forget_bias}},
                                  "core": core, "seed": seed, "device": "cpu"})  # fmt: skip
-    with tempfile.TemporaryDirectory() as run_dir:  # never written: nothing is learned
-        return build_model(config, DummyVecEnv([lambda: make_env(env_id)]), Path(run_dir)).policy
+    return build_model(config, DummyVecEnv([lambda: make_env(env_id)])).policy
 
 
 def retention(policy, firsts: list[np.ndarray], rests: list[list[np.ndarray]]) -> np.ndarray:

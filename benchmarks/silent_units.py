@@ -16,7 +16,6 @@ its most likely action stops depending on what it sees. Printed only.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +47,7 @@ def views(run: Path, episodes: int, steps: int, seed: int) -> torch.Tensor:
 def untrained(run: Path) -> RecurrentPPO:
     """The model the run started from (its configuration and seed, before any update)."""
     config = read_config(run)
-    with tempfile.TemporaryDirectory() as run_dir:  # never written: nothing is learned
-        return build_model(config, make_vec(config, 1, config["seed"], None, "dummy"), Path(run_dir))
+    return build_model(config, make_vec(config, 1, config["seed"], None, "dummy"))
 
 
 def health(model: RecurrentPPO, observations: torch.Tensor) -> tuple[float, float, float]:

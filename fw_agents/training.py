@@ -50,7 +50,9 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def build_model(config: dict[str, Any], env: VecEnv, run_dir: Path) -> RecurrentPPO:
+def build_model(config: dict[str, Any], env: VecEnv, run_dir: Path | None = None) -> RecurrentPPO:
+    """The untrained RecurrentPPO a run of ``config`` starts from, logging to ``run_dir/tb`` when
+    given (a model built only to be looked at needs no run folder)."""
     policy_kwargs = build_policy_kwargs(config.get("policy_kwargs") or {}, config["core"])
     kwargs = ppo_kwargs(config)
     try:
@@ -60,7 +62,7 @@ def build_model(config: dict[str, Any], env: VecEnv, run_dir: Path) -> Recurrent
             policy_kwargs=policy_kwargs,
             seed=config["seed"],
             device=config["device"],
-            tensorboard_log=str(run_dir / "tb"),
+            tensorboard_log=str(run_dir / "tb") if run_dir is not None else None,
             verbose=0,
             **kwargs,
         )

@@ -149,7 +149,7 @@ def test_training_log_bins_episodes_and_entropy_by_env_steps(monkeypatch, tmp_pa
         training_log.table(tmp_path / "tb", 50)
 
 
-def test_silent_units_counts_units_zero_on_every_view(monkeypatch, tmp_path):
+def test_silent_units_counts_units_zero_on_every_view(monkeypatch):
     """A unit counts as silent only when it is 0 on every view: pushed far below zero every ReLU
     unit is silent, pushed far above none is, and one unit held below zero is 1 of 64."""
     from fw_agents.config import deep_merge, load_hyperparams
@@ -161,7 +161,7 @@ def test_silent_units_counts_units_zero_on_every_view(monkeypatch, tmp_path):
 
     config = deep_merge(load_hyperparams("MiniGrid-Empty-5x5-v0", "fw-lstm"),
                         {"env_id": "MiniGrid-Empty-5x5-v0", "core": "fw-lstm", "seed": 0, "device": "cpu"})  # fmt: skip
-    model = build_model(config, make_vec(config, 1, 0, None, "dummy"), tmp_path)
+    model = build_model(config, make_vec(config, 1, 0, None, "dummy"))
     views = torch.as_tensor(np.stack([model.observation_space.sample() for _ in range(20)])).float()
     layer = model.policy.pi_features_extractor.linear[1]
     with torch.no_grad():

@@ -55,5 +55,5 @@ def test_minigrid_defaults_learn_to_navigate(tmp_path):
     env = play_env(config, run / "model.zip")
     trained = run_episodes(load_model(run / "model.zip"), env, episodes=100, deterministic=True, seed=100)
     assert trained.success_rate >= 0.9, trained.summary()
-    untrained = build_model(config, make_vec(config, 1, 0, None, "dummy"), tmp_path / "untrained")
+    untrained = build_model(config, make_vec(config, 1, 0, None, "dummy"))
     assert run_episodes(untrained, env, episodes=100, deterministic=True, seed=100).success_rate <= 0.3
