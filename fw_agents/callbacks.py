@@ -76,8 +76,9 @@ class EntropySchedule(BaseCallback):
     """Sets the entropy coefficient before every rollout: ``schedule(progress remaining)``
     (``ent_coef: lin_<value>`` in the hyperparameters; RecurrentPPO itself takes a number only),
     times a factor of the recent training episodes' success when ``by_success`` is given:
-    :func:`fw_agents.config.success_gate` (``ent_success_gate``) or
-    :func:`fw_agents.config.success_variance` (``ent_success_variance``), never below ``floor`` (``ent_floor``)."""
+    :func:`fw_agents.config.success_gate` (``ent_success_gate``),
+    :func:`fw_agents.config.success_variance` (``ent_success_variance``) or
+    :func:`fw_agents.config.success_ramp` (``ent_success_ramp``), never below ``floor`` (``ent_floor``)."""
 
     def __init__(
         self,

@@ -43,6 +43,7 @@ HARNESS_KEYS = (
     "normalize",
     "ent_success_gate",
     "ent_success_variance",
+    "ent_success_ramp",
     "ent_floor",
     "sequence_length",
     "policy_kwargs",
@@ -156,15 +157,25 @@ def check_hyperparams(config: dict[str, Any]) -> None:
     variance = config.get("ent_success_variance", False)
     if not isinstance(variance, bool):
         raise UsageError(f"hyperparameter ent_success_variance must be true or false, got {variance!r}")
-    if variance and gate is not None:
-        raise UsageError("hyperparameters ent_success_gate and ent_success_variance exclude each other: choose one")
+    ramp = config.get("ent_success_ramp")
+    if ramp is not None and (isinstance(ramp, bool) or not isinstance(ramp, int | float) or not 0 < ramp <= 1):
+        raise UsageError(f"hyperparameter ent_success_ramp must be a number in (0, 1], got {ramp!r}")
+    factors = {
+        "ent_success_gate": gate is not None,
+        "ent_success_variance": variance,
+        "ent_success_ramp": ramp is not None,
+    }
+    chosen = [name for name, on in factors.items() if on]
+    if len(chosen) > 1:
+        raise UsageError(f"hyperparameters {' and '.join(chosen)} exclude each other: choose one")
     floor = config.get("ent_floor")
     if floor is not None:
         if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
             raise UsageError(f"hyperparameter ent_floor must be a number in [0, 1], got {floor!r}")
-        if gate is None and not variance:
+        if not chosen:
             raise UsageError(
-                "hyperparameter ent_floor needs ent_success_gate or ent_success_variance (the factor it bounds)"
+                "hyperparameter ent_floor needs ent_success_gate, ent_success_variance or ent_success_ramp"
+                " (the factor it bounds)"
             )
 
 
@@ -261,13 +272,33 @@ def success_variance(success: float) -> float:
     return 4.0 * success * (1.0 - success)
 
 
+def success_ramp(ramp: float) -> Callable[[float], float]:
+    """``ent_success_ramp``: the entropy bonus's factor min(1, best / ``ramp``), where best is the
+    highest recent success rate seen so far in the run. Small while nothing has yet succeeded
+    more often than chance (there a full bonus holds the policy at uniform and drowns the rare
+    successes), full for good once the task has been solved at least ``ramp`` of the time, so a
+    solved policy keeps the full bonus that holds it (and a collapsed one gets it to recover with);
+    full from the start where guessing already succeeds that often (a memory task's split).
+    The returned function keeps the best rate: make one per run."""
+    best = 0.0
+
+    def factor(success: float) -> float:
+        nonlocal best
+        best = max(best, success)
+        return min(1.0, best / ramp)
+
+    return factor
+
+
 def by_success(config: dict[str, Any]) -> Callable[[float], float] | None:
     """The entropy bonus's factor as a function of the recent training success, when one is set
-    (``ent_success_gate: g`` or ``ent_success_variance: true``)."""
+    (``ent_success_gate: g``, ``ent_success_variance: true`` or ``ent_success_ramp: r``)."""
     if config.get("ent_success_gate") is not None:
         return success_gate(config["ent_success_gate"])
     if config.get("ent_success_variance"):
         return success_variance
+    if config.get("ent_success_ramp") is not None:
+        return success_ramp(config["ent_success_ramp"])
     return None
 
 

@@ -90,13 +90,19 @@ def test_entropy_coefficient_follows_a_linear_schedule(tmp_path):
 def test_success_factors_of_the_entropy_bonus():
     """``ent_success_gate``: the full bonus while at most the gate's fraction of the recent
     training episodes succeed, then linearly down to 0 when all do. ``ent_success_variance``:
-    4·s·(1 − s), full at a coin flip, 0 at never and always."""
-    from fw_agents.config import success_gate, success_variance
+    4·s·(1 − s), full at a coin flip, 0 at never and always. ``ent_success_ramp``: the best rate
+    seen so far over the ramp, full for good once reached."""
+    from fw_agents.config import success_gate, success_ramp, success_variance
 
     for success, factor in ((0.0, 1.0), (0.5, 1.0), (0.8, 1.0), (0.9, 0.5), (0.95, 0.25), (1.0, 0.0)):
         assert abs(success_gate(0.8)(success) - factor) < 1e-9
     for success, factor in ((0.0, 0.0), (0.1, 0.36), (0.5, 1.0), (0.9, 0.36), (1.0, 0.0)):
         assert abs(success_variance(success) - factor) < 1e-9
+    # ent_success_ramp: the best rate so far over the ramp, at most 1; it never falls back
+    ramp = success_ramp(0.5)
+    seen = [ramp(success) for success in (0.0, 0.1, 0.05, 0.3, 0.6, 0.0, 0.2)]
+    assert [round(factor, 9) for factor in seen] == [0.0, 0.2, 0.2, 0.6, 1.0, 1.0, 1.0]
+    assert success_ramp(0.5)(0.05) == 0.1  # a new run starts from nothing
 
 
 def test_entropy_schedule_follows_the_training_success_within_its_floor():
@@ -137,12 +143,19 @@ def test_ent_success_gate_is_checked_and_moves_the_coefficient():
     for bad in (1.5, -0.1, "low", True):
         with pytest.raises(UsageError, match="ent_floor must be a number in \\[0, 1\\]"):
             check_hyperparams({**base, "ent_success_gate": 0.8, "ent_floor": bad})
-    with pytest.raises(UsageError, match="ent_floor needs ent_success_gate or ent_success_variance"):
+    with pytest.raises(UsageError, match="ent_floor needs ent_success_gate, ent_success_variance or ent_success_ramp"):
         check_hyperparams({**base, "ent_floor": 0.1})
     with pytest.raises(UsageError, match="ent_success_variance must be true or false"):
         check_hyperparams({**base, "ent_success_variance": "yes"})
     with pytest.raises(UsageError, match="exclude each other"):
         check_hyperparams({**base, "ent_success_gate": 0.8, "ent_success_variance": True})
     check_hyperparams({**base, "ent_success_variance": True, "ent_floor": 0.1})
+    for bad in (0, 1.5, True, "half"):
+        with pytest.raises(UsageError, match="ent_success_ramp must be a number in \\(0, 1\\]"):
+            check_hyperparams({**base, "ent_success_ramp": bad})
+    with pytest.raises(UsageError, match="ent_success_variance and ent_success_ramp exclude each other"):
+        check_hyperparams({**base, "ent_success_variance": True, "ent_success_ramp": 0.5})
+    check_hyperparams({**base, "ent_success_ramp": 0.5, "ent_floor": 0.1})
+    assert entropy_schedule({"ent_coef": 0.01, "ent_success_ramp": 0.5})(0.3) == 0.01
     assert entropy_schedule({"ent_coef": 0.01, "ent_success_variance": True})(0.3) == 0.01
     assert entropy_schedule({"ent_coef": 0.01, "ent_success_variance": False}) is None
