@@ -279,7 +279,8 @@ def success_ramp(ramp: float) -> Callable[[float], float]:
     successes), full for good once the task has been solved at least ``ramp`` of the time, so a
     solved policy keeps the full bonus that holds it (and a collapsed one gets it to recover with);
     full from the start where guessing already succeeds that often (a memory task's split).
-    The returned function keeps the best rate: make one per run."""
+    The returned function keeps the best rate: make one per run (a resumed run starts it again
+    from the rate of its first full window)."""
     best = 0.0
 
     def factor(success: float) -> float:
