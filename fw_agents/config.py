@@ -278,7 +278,7 @@ def success_ramp(ramp: float) -> Callable[[float], float]:
     more often than chance (there a full bonus holds the policy at uniform and drowns the rare
     successes), full for good once the task has been solved at least ``ramp`` of the time, so a
     solved policy keeps the full bonus that holds it (and a collapsed one gets it to recover with);
-    full from the start where guessing already succeeds that often (a memory task's split).
+    full within the first windows where guessing already succeeds that often (a memory task's split).
     The returned function keeps the best rate: make one per run (a resumed run starts it again
     from the rate of its first full window)."""
     best = 0.0
