@@ -105,28 +105,37 @@ def test_success_factors_of_the_entropy_bonus():
     assert success_ramp(0.5)(0.05) == 0.1  # a new run starts from nothing
 
 
-def test_entropy_schedule_follows_the_training_success_within_its_floor():
+@pytest.mark.parametrize(
+    "factor, expected",
+    [
+        ("variance", [0.01, 0.001, 0.0036, 0.01, 0.001, 0.001]),
+        # the ramp (r = 0.5) keeps the full bonus once half succeeded, also when they fail again
+        ("ramp", [0.01, 0.001, 0.002, 0.01, 0.01, 0.01]),
+    ],
+)
+def test_entropy_schedule_follows_the_training_success_within_its_floor(factor, expected):
     """The callback applies the factor only once sb3's window of 100 training episodes is full,
     and never below ``ent_floor``."""
     from collections import deque
     from types import SimpleNamespace
 
     from fw_agents.callbacks import EntropySchedule
-    from fw_agents.config import success_variance
+    from fw_agents.config import by_success
 
     logger = SimpleNamespace(record=lambda *args: None)
     model = SimpleNamespace(_current_progress_remaining=1.0, ep_success_buffer=deque(maxlen=100), logger=logger)
-    callback = EntropySchedule(lambda _progress: 0.01, success_variance, floor=0.1)
+    config = {"variance": {"ent_success_variance": True}, "ramp": {"ent_success_ramp": 0.5}}[factor]
+    callback = EntropySchedule(lambda _progress: 0.01, by_success(config), floor=0.1)
     callback.model = model
     seen = []
-    for successes in (None, 0, 10, 50, 100):
+    for successes in (None, 0, 10, 50, 100, 0):
         if successes is not None:
             model.ep_success_buffer.extend([True] * successes + [False] * (100 - successes))
         else:
             model.ep_success_buffer.extend([True] * 99)  # not yet a full window
         callback._on_rollout_start()
         seen.append(round(model.ent_coef, 6))
-    assert seen == [0.01, 0.001, 0.0036, 0.01, 0.001]
+    assert seen == expected
 
 
 def test_ent_success_gate_is_checked_and_moves_the_coefficient():
