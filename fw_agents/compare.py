@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from fw_agents.config import positive_int, read_yaml
+from fw_agents.config import is_number, positive_int, read_yaml
 from fw_agents.errors import UsageError
 from fw_agents.plotting import Curve, draw_curves, pyplot, read_evaluations
 from fw_agents.sweep import Job, make_job
@@ -90,7 +90,7 @@ class Suite:
 
 
 def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise UsageError(f"{what} must be a number, got {value!r}")
     return float(value)
 

@@ -135,6 +135,11 @@ def positive_int(value: Any, what: str) -> int:
     return value
 
 
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is an int or a float (YAML's ``true`` is a bool, not a number)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def check_hyperparams(config: dict[str, Any]) -> None:
     """Reject keys that are neither harness settings nor RecurrentPPO arguments."""
     known = ppo_parameters() | set(HARNESS_KEYS)
@@ -152,13 +157,13 @@ def check_hyperparams(config: dict[str, Any]) -> None:
         if key in config:
             schedule(config[key], key)
     gate = config.get("ent_success_gate")
-    if gate is not None and (isinstance(gate, bool) or not isinstance(gate, int | float) or not 0 <= gate < 1):
+    if gate is not None and not (is_number(gate) and 0 <= gate < 1):
         raise UsageError(f"hyperparameter ent_success_gate must be a number in [0, 1), got {gate!r}")
     variance = config.get("ent_success_variance", False)
     if not isinstance(variance, bool):
         raise UsageError(f"hyperparameter ent_success_variance must be true or false, got {variance!r}")
     ramp = config.get("ent_success_ramp")
-    if ramp is not None and (isinstance(ramp, bool) or not isinstance(ramp, int | float) or not 0 < ramp <= 1):
+    if ramp is not None and not (is_number(ramp) and 0 < ramp <= 1):
         raise UsageError(f"hyperparameter ent_success_ramp must be a number in (0, 1], got {ramp!r}")
     factors = {
         "ent_success_gate": gate is not None,
@@ -170,7 +175,7 @@ def check_hyperparams(config: dict[str, Any]) -> None:
         raise UsageError(f"hyperparameters {' and '.join(chosen)} exclude each other: choose one")
     floor = config.get("ent_floor")
     if floor is not None:
-        if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
+        if not (is_number(floor) and 0 <= floor <= 1):
             raise UsageError(f"hyperparameter ent_floor must be a number in [0, 1], got {floor!r}")
         if not chosen:
             raise UsageError(
