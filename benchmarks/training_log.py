@@ -66,20 +66,22 @@ def table(run: Path, bin_steps: int) -> dict[str, list[float]]:
     """Columns of one row per bin of ``bin_steps`` env steps holding an episode's end (``bin``: its
     first step): ``episodes``, ``success``, ``length``, and each logged scalar's mean in the bin
     (NaN where none was logged there)."""
+
+    def bin_of(steps: np.ndarray) -> np.ndarray:
+        return (steps - 1) // bin_steps * bin_steps
+
     ended = episodes(run)
-    bins = (ended["steps"] - 1) // bin_steps * bin_steps
-    columns: dict[str, list[float]] = {"bin": [], "episodes": [], "success": [], "length": []}
-    scalars = logged(run)
-    for name in scalars:
-        columns[name] = []
+    bins = bin_of(ended["steps"])
+    scalars = {name: (bin_of(steps), values) for name, (steps, values) in logged(run).items()}
+    columns: dict[str, list[float]] = {name: [] for name in ("bin", "episodes", "success", "length", *scalars)}
     for start in np.unique(bins):
         inside = bins == start
         columns["bin"].append(int(start))
         columns["episodes"].append(int(inside.sum()))
         columns["success"].append(float(np.mean(ended["r"][inside] > 0)))
         columns["length"].append(float(np.mean(ended["l"][inside])))
-        for name, (steps, values) in scalars.items():
-            here = (steps - 1) // bin_steps * bin_steps == start
+        for name, (scalar_bins, values) in scalars.items():
+            here = scalar_bins == start
             columns[name].append(float(np.mean(values[here])) if here.any() else float("nan"))
     return columns
 
