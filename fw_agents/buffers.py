@@ -8,8 +8,14 @@ every minibatch holds the rollouts of about two envs, so its gradient follows tw
 envs (torch-ac's ``recurrence``, rl-starter-files' way). A sequence starts from the recurrent state
 the rollout stored at its first step (as sb3-contrib's sequences that start mid-rollout already
 do), episode starts inside it still reset the state, and gradients flow back over at most
-``sequence_length`` steps. RecurrentPPO itself is unmodified: :func:`use_sequences` replaces a
+``sequence_length`` steps. RecurrentPPO itself is unmodified: :func:`install_buffer` replaces a
 model's buffer after the model is built or loaded (the buffer is never saved).
+
+Every buffer the library trains with (:func:`install_buffer`) also pads its minibatches faster:
+sb3-contrib cuts a minibatch into sequences at every episode start and env change and pads them to
+one length with a ``torch.tensor`` per sequence and array (a minibatch of short MiniGrid episodes
+holds some 25 sequences: about 250 calls each); :func:`padded_sequences` builds the same layout as
+one index, so each array is gathered once — the same tensors, bit for bit.
 """
 
 from __future__ import annotations
@@ -18,8 +24,14 @@ from collections.abc import Generator
 from typing import Any
 
 import numpy as np
+import torch
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.buffers import RecurrentDictRolloutBuffer, RecurrentRolloutBuffer
+from sb3_contrib.common.recurrent.type_aliases import (
+    RecurrentDictRolloutBufferSamples,
+    RecurrentRolloutBufferSamples,
+    RNNStates,
+)
 
 _STATES = ("hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf")
 _PER_STEP = ("actions", "values", "log_probs", "advantages", "returns", *_STATES, "episode_starts")
@@ -39,7 +51,74 @@ def sequence_order(n_envs: int, n_steps: int, length: int, rng: np.random.Genera
     return indices, first
 
 
-class _Sequences:
+def padded_sequences(episode_starts: np.ndarray, env_change: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sb3-contrib's sequences of one minibatch (``create_sequencers``: a new one at every episode
+    start and env change, and at the first step) as an index. Returns the positions in the
+    minibatch where sequences start (n_seq,), ``index`` (n_seq, max_length): the position of each
+    sequence's steps, 0 past its end, and ``valid`` (n_seq, max_length): which entries are steps
+    rather than padding."""
+    cut = np.logical_or(episode_starts, env_change).ravel()
+    cut[0] = True
+    first = np.flatnonzero(cut)
+    lengths = np.diff(np.append(first, cut.size))
+    steps = np.arange(lengths.max())
+    valid = steps[None, :] < lengths[:, None]
+    return first, np.where(valid, first[:, None] + steps[None, :], 0), valid
+
+
+class _FastPadding:
+    """sb3-contrib's ``_get_samples`` with the padding done by one gather per array (the module doc)."""
+
+    def _get_samples(self: Any, batch_inds: np.ndarray, env_change: np.ndarray, env: Any = None) -> Any:
+        first, index, valid = padded_sequences(self.episode_starts[batch_inds], env_change[batch_inds])
+        self.seq_start_indices = first  # as sb3-contrib's buffer leaves it
+        rows = batch_inds[index]  # (n_seq, max_length) rows of the flat rollout
+        padding = ~valid
+
+        def pad(array: np.ndarray) -> torch.Tensor:  # (n_seq, max_length, *shape), zeros past each end
+            out = array[rows]
+            out[padding] = 0
+            return torch.as_tensor(out, device=self.device)
+
+        def flat(array: np.ndarray) -> torch.Tensor:
+            return pad(array).reshape(-1)
+
+        size = index.size
+        starts = batch_inds[first]
+
+        def states(h: np.ndarray, c: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+            # (n_envs * n_steps, layers, dim) -> (layers, n_seq, dim)
+            return tuple(self.to_torch(s[starts].swapaxes(0, 1)).contiguous() for s in (h, c))
+
+        fields = {
+            "actions": pad(self.actions).reshape((size, *self.actions.shape[1:])),
+            "old_values": flat(self.values),
+            "old_log_prob": flat(self.log_probs),
+            "advantages": flat(self.advantages),
+            "returns": flat(self.returns),
+            "lstm_states": RNNStates(
+                states(self.hidden_states_pi, self.cell_states_pi), states(self.hidden_states_vf, self.cell_states_vf)
+            ),
+            "episode_starts": flat(self.episode_starts),
+            "mask": torch.as_tensor(valid.astype(np.float32).reshape(-1), device=self.device),
+        }
+        if isinstance(self.observations, dict):
+            shapes = self.obs_shape
+            observations = {key: pad(obs).reshape((size, *shapes[key])) for key, obs in self.observations.items()}
+            return RecurrentDictRolloutBufferSamples(observations=observations, **fields)
+        observations = pad(self.observations).reshape((size, *self.obs_shape))
+        return RecurrentRolloutBufferSamples(observations=observations, **fields)
+
+
+class FastRolloutBuffer(_FastPadding, RecurrentRolloutBuffer):
+    """:class:`RecurrentRolloutBuffer` padding its minibatches faster (the same tensors)."""
+
+
+class FastDictRolloutBuffer(_FastPadding, RecurrentDictRolloutBuffer):
+    """:class:`RecurrentDictRolloutBuffer` padding its minibatches faster (the same tensors)."""
+
+
+class _Sequences(_FastPadding):
     """What both chunked buffers add to their sb3-contrib parents (which differ only in observations)."""
 
     def __init__(self, *args: Any, sequence_length: int, **kwargs: Any) -> None:
@@ -80,10 +159,17 @@ class ChunkedDictRolloutBuffer(_Sequences, RecurrentDictRolloutBuffer):
     """:class:`RecurrentDictRolloutBuffer` whose minibatches are random sequences of ``sequence_length`` steps."""
 
 
-def use_sequences(model: RecurrentPPO, length: int) -> None:
-    """Give ``model`` a buffer of the same size whose minibatches are random ``length``-step sequences."""
+def install_buffer(model: RecurrentPPO, sequence_length: int | None = None) -> None:
+    """Give ``model`` a buffer of the same size that pads its minibatches faster and, with
+    ``sequence_length``, fills them with random sequences of that many steps (the buffer is not
+    saved with a model: call this after building or loading one)."""
     old = model.rollout_buffer
-    cls = ChunkedDictRolloutBuffer if isinstance(old, RecurrentDictRolloutBuffer) else ChunkedRolloutBuffer
+    dict_obs = isinstance(old, RecurrentDictRolloutBuffer)
+    if sequence_length is None:
+        cls, extra = (FastDictRolloutBuffer if dict_obs else FastRolloutBuffer), {}
+    else:
+        cls = ChunkedDictRolloutBuffer if dict_obs else ChunkedRolloutBuffer
+        extra = {"sequence_length": sequence_length}
     model.rollout_buffer = cls(
         old.buffer_size,
         old.observation_space,
@@ -93,5 +179,5 @@ def use_sequences(model: RecurrentPPO, length: int) -> None:
         gamma=old.gamma,
         gae_lambda=old.gae_lambda,
         n_envs=old.n_envs,
-        sequence_length=length,
+        **extra,
     )

@@ -19,7 +19,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import VecEnv
 
-from fw_agents.buffers import use_sequences
+from fw_agents.buffers import install_buffer
 from fw_agents.callbacks import CheckpointEvery, EntropySchedule, RunEvaluation, SaveBest, StopOnInterrupt
 from fw_agents.config import (
     LinearSchedule,
@@ -116,8 +116,7 @@ def train(
             else:
                 model = load_model(resume_from, env=env, device=config["device"])
                 model.tensorboard_log = str(run_dir / "tb")
-            if config.get("sequence_length") is not None:  # the buffer is not saved: set it again on a resume
-                use_sequences(model, config["sequence_length"])
+            install_buffer(model, config.get("sequence_length"))  # the buffer is not saved: again on a resume
             cbs, eval_env, evaluation = callbacks(config, run_dir)
             remaining = config["n_timesteps"] - model.num_timesteps
             with stop:

@@ -1,5 +1,6 @@
 """Minibatches of short random sequences (``sequence_length``): every rollout step once, in
-sequences of consecutive steps of one env, started from the state stored at their first step."""
+sequences of consecutive steps of one env, started from the state stored at their first step.
+And the library's faster padding: sb3-contrib's minibatches, the same tensors."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from sb3_contrib.common.recurrent.buffers import RecurrentDictRolloutBuffer, RecurrentRolloutBuffer
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 
-from fw_agents.buffers import ChunkedRolloutBuffer, sequence_order
+from fw_agents.buffers import ChunkedRolloutBuffer, FastDictRolloutBuffer, FastRolloutBuffer, sequence_order
 
 
 def test_sequence_order_covers_every_step_once_in_short_runs_of_one_env():
@@ -93,7 +95,7 @@ def test_sequences_replay_the_rollout_from_their_stored_states(core):
 
     import envs
     from fw_agents import FastWeightMlpPolicy
-    from fw_agents.buffers import use_sequences
+    from fw_agents.buffers import install_buffer
 
     class Nothing(BaseCallback):
         def _on_step(self) -> bool:
@@ -108,7 +110,7 @@ def test_sequences_replay_the_rollout_from_their_stored_states(core):
     model.collect_rollouts(env, callback, model.rollout_buffer, n_rollout_steps=64)
     stock = model.rollout_buffer
     assert stock.episode_starts.sum() > 4  # episodes end inside the rollout
-    use_sequences(model, 16)
+    install_buffer(model, 16)
     model.rollout_buffer.__dict__.update(copy.deepcopy({**stock.__dict__, "sequence_length": 16}))
     np.random.seed(0)
     with torch.no_grad():
@@ -121,3 +123,51 @@ def test_sequences_replay_the_rollout_from_their_stored_states(core):
             assert sample.mask.reshape(sample.lstm_states.pi[0].shape[1], -1).shape[1] <= 16
             torch.testing.assert_close(values.flatten()[mask], sample.old_values[mask], rtol=1e-4, atol=1e-5)
             torch.testing.assert_close(log_prob[mask], sample.old_log_prob[mask], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dict_obs", [False, True])
+@pytest.mark.parametrize("batch_size", [7, 32, 96])
+def test_fast_padding_gives_sb3_contribs_minibatches_bit_for_bit(dict_obs, batch_size):
+    """The same rollout (random observations, states, values; episodes starting anywhere, also at
+    a rollout's first step) through sb3-contrib's buffer and the library's: every minibatch holds
+    identical tensors — sequences, padding, mask and start states."""
+    n_envs, n_steps = 4, 24
+    box = gym.spaces.Box(-1.0, 1.0, (2, 3))
+    space = gym.spaces.Dict({"a": box, "b": gym.spaces.Box(-1.0, 1.0, (5,))}) if dict_obs else box
+    if dict_obs:
+        stock_cls, fast_cls = RecurrentDictRolloutBuffer, FastDictRolloutBuffer
+    else:
+        stock_cls, fast_cls = RecurrentRolloutBuffer, FastRolloutBuffer
+    args = (n_steps, space, gym.spaces.Discrete(3), (n_steps, 1, n_envs, 5))
+    stock, fast = stock_cls(*args, n_envs=n_envs), fast_cls(*args, n_envs=n_envs)
+    rng = np.random.default_rng(1)
+    for _ in range(n_steps):
+        if dict_obs:
+            obs = {k: rng.normal(size=(n_envs, *v.shape)) for k, v in space.items()}
+        else:
+            obs = rng.normal(size=(n_envs, 2, 3))
+        state = torch.tensor(rng.normal(size=(1, n_envs, 5)), dtype=torch.float32)
+        starts = (rng.random(n_envs) < 0.3).astype(np.float32)
+        values, log_probs = torch.tensor(rng.normal(size=n_envs)), torch.tensor(rng.normal(size=n_envs))
+        args = (obs, rng.integers(0, 3, (n_envs, 1)), rng.normal(size=n_envs), starts, values, log_probs)
+        for buffer in (stock, fast):
+            buffer.add(*args, lstm_states=RNNStates((state, -state), (2 * state, state + 1)))
+    for buffer in (stock, fast):
+        buffer.compute_returns_and_advantage(torch.zeros(n_envs), np.zeros(n_envs))
+    assert stock.episode_starts.sum() > 10
+    np.random.seed(3)
+    expected = list(stock.get(batch_size))
+    np.random.seed(3)
+    got = list(fast.get(batch_size))
+    assert len(got) == len(expected) and max(s.mask.numel() for s in got) > batch_size  # padded somewhere
+    for want, have in zip(expected, got, strict=True):
+        for name, value in want._asdict().items():
+            other = getattr(have, name)
+            if name == "lstm_states":
+                pairs = [(a, b) for x, y in zip(value, other, strict=True) for a, b in zip(x, y, strict=True)]
+            elif name == "observations" and dict_obs:
+                pairs = [(value[k], other[k]) for k in value]
+            else:
+                pairs = [(value, other)]
+            for a, b in pairs:
+                assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), name
