@@ -135,7 +135,18 @@ def test_rollout_step_matches_slow_reference(settings, dtype):
         torch.testing.assert_close(a, b.detach().to(dtype), **tol)
 
 
-def _check_against_reference(backend, settings, seq_len=9):
+@pytest.mark.parametrize("final_loss", [False, True])
+@pytest.mark.parametrize("chunk", [1, 4, 16])
+def test_compiled_gradients_of_padded_sequences_match_slow_reference(monkeypatch, chunk, final_loss):
+    """A minibatch's padded sequences: the loss reads each example only up to its own end (steps 9,
+    4, 1 and 0 of 9; the backward skips the steps after the last one with a gradient), with and
+    without a loss on the final state (a carried gradient: nothing can be skipped)."""
+    monkeypatch.setattr(fw_memory, "CHUNK", chunk)
+    _check_against_reference("numba", {}, ends=(9, 4, 1, 0), final_loss=final_loss)
+
+
+def _check_against_reference(backend, settings, seq_len=9, ends=None, final_loss=True):
+    """``ends``: per example, the steps the loss reads (the rest are masked out, as padding is)."""
     gen = torch.Generator().manual_seed(3)
     core = FastWeightLSTM(5, 10, backend=backend, **settings).double()
     _randomise(core, gen)
@@ -147,6 +158,10 @@ def _check_against_reference(backend, settings, seq_len=9):
     weights = [
         torch.randn(s, generator=gen, dtype=torch.float64) for s in [(seq_len, 4, 10)] + [t.shape for t in state]
     ]
+    if ends is not None:
+        weights[0] = weights[0] * (torch.arange(seq_len)[:, None] < torch.tensor(ends)[None, :])[..., None]
+    if not final_loss:
+        weights[1:] = [torch.zeros_like(w) for w in weights[1:]]
     results = []
     for fn in (lambda: core(x, state, starts), lambda: slow_reference(core, x, state, starts)):
         y, final = fn()

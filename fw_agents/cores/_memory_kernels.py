@@ -18,7 +18,9 @@ kernels take p whole (C-contiguous) and slice each pair's vectors from a row, so
 unit stride and the inner loops vectorise (views of p per part would have an unknown stride). The forward
 keeps Aᵀ (d_k × d_v) only every ``chunk`` steps (``ckpt``, index 0 = the carried matrix, the
 state's own layout); the backward recomputes one chunk's matrices at a time from its checkpoint
-into a small buffer, so the memory kept for back-propagation grows with T / chunk, not T. The
+into a small buffer, so the memory kept for back-propagation grows with T / chunk, not T. A pair whose
+reads have no gradient after some step (and no carried one) starts its backward there: in a padded
+minibatch, a sequence's padding. The
 readable version of the same arithmetic is ``FastWeightLSTM._memory_torch``; tests hold the two
 equal in outputs and gradients.
 """
@@ -150,9 +152,21 @@ def _backward_pair(n, g_out, g_end, p, keep, lam, delta, eps, ckpt, chunk, out, 
     u = np.empty(dv, dtype=dtype)
     dr = np.empty(dv, dtype=dtype)
     kappa = np.empty(dk, dtype=dtype)
-    for c in range((seq_len + chunk - 1) // chunk - 1, -1, -1):
+    # Past the last step whose read has a gradient (with none carried in) every gradient is 0: a
+    # padded minibatch's sequences end in steps the loss masks out. Those steps are skipped.
+    last = seq_len - 1
+    if not np.any(grad):
+        while last >= 0 and not np.any(g_out[last, b, h]):
+            last -= 1
+    for t in range(last + 1, seq_len):
+        drow = dp[t, b]
+        drow[q0 : q0 + dk] = 0.0
+        drow[k0 : k0 + dk] = 0.0
+        drow[v0 : v0 + dv] = 0.0
+        drow[w0] = 0.0
+    for c in range(last // chunk, -1, -1):
         t0 = c * chunk
-        t1 = min(seq_len, t0 + chunk)
+        t1 = min(last + 1, t0 + chunk)
         mats[0] = ckpt[c, b, h]
         for t in range(t0, t1):  # A(t0 + 1 … t1) from the checkpoint
             row = p[t, b]
