@@ -11,7 +11,13 @@ import torch
 from sb3_contrib.common.recurrent.buffers import RecurrentDictRolloutBuffer, RecurrentRolloutBuffer
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 
-from fw_agents.buffers import ChunkedRolloutBuffer, FastDictRolloutBuffer, FastRolloutBuffer, sequence_order
+from fw_agents.buffers import (
+    ChunkedRolloutBuffer,
+    FastDictRolloutBuffer,
+    FastRolloutBuffer,
+    padded_sequences,
+    sequence_order,
+)
 
 
 def test_sequence_order_covers_every_step_once_in_short_runs_of_one_env():
@@ -171,3 +177,93 @@ def test_fast_padding_gives_sb3_contribs_minibatches_bit_for_bit(dict_obs, batch
                 pairs = [(value, other)]
             for a, b in pairs:
                 assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_paired_rows_hold_every_step_once_and_cut_only_at_two_times(seed):
+    """Two sequences to a row: every minibatch step once, each sequence whole and in order, a second
+    sequence only from half the row on and only where an episode begins — so inside rows a core's
+    state is reset at one shared step and nowhere else."""
+    rng = np.random.default_rng(seed)
+    size = 96
+    starts = (rng.random(size) < 0.15).astype(np.float32)
+    change = np.zeros(size)
+    change[rng.choice(size, 3, replace=False)] = 1.0
+    sb3_first, sb3_index, sb3_valid = padded_sequences(starts, change)
+    first, index, valid = padded_sequences(starts, change, pair=True)
+    assert sorted(index[valid].tolist()) == list(range(size))
+    assert index.shape[1] == sb3_index.shape[1] and len(first) <= len(sb3_first)
+    assert (index[:, 0] == first).all() and valid[:, 0].all()
+    half = (index.shape[1] + 1) // 2
+    sequences = set()
+    cut = np.logical_or(starts, change)
+    cut[0] = True
+    for r in range(len(first)):
+        steps = np.flatnonzero(valid[r])  # the row's steps, cut where a sequence begins
+        runs = np.split(steps, np.flatnonzero(cut[index[r, steps]])[1:])
+        assert 1 <= len(runs) <= 2 and runs[0][0] == 0
+        for run in runs:
+            positions = index[r, run]
+            assert (np.diff(run) == 1).all() and (np.diff(positions) == 1).all()
+            sequences.add(tuple(positions.tolist()))
+        if len(runs) == 2:
+            assert runs[1][0] == half and starts[index[r, half]] == 1.0 and runs[0][-1] < half
+    assert sequences == {tuple(sb3_index[r][sb3_valid[r]].tolist()) for r in range(len(sb3_first))}
+    assert len(first) < len(sb3_first)  # some rows hold two
+
+
+@pytest.mark.parametrize("core", ["fw-lstm", "lstm"])
+def test_paired_rows_give_the_same_ppo_loss_and_gradient(core):
+    """PPO's loss (sb3-contrib's, over the unmasked steps) and its gradient from a rollout with many
+    episode starts, laid out one sequence per row and two to a row: the same within float rounding."""
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import envs
+    from fw_agents import FastWeightMlpPolicy
+    from fw_agents.buffers import install_buffer
+
+    class Nothing(BaseCallback):
+        def _on_step(self) -> bool:
+            return True
+
+    env = make_vec_env(lambda: envs.make_env("MemoryCatch-v0"), n_envs=4, seed=0)
+    model = RecurrentPPO(
+        FastWeightMlpPolicy, env, n_steps=64, seed=0, policy_kwargs={"lstm_hidden_size": 16, "core": core}
+    )
+    install_buffer(model)
+    assert model.rollout_buffer.pair
+    model._setup_learn(256, Nothing())
+    callback = Nothing()
+    callback.init_callback(model)
+    model.collect_rollouts(env, callback, model.rollout_buffer, n_rollout_steps=64)
+    buffer = model.rollout_buffer
+
+    def losses(pair):
+        buffer.pair = pair
+        np.random.seed(0)
+        out = []
+        for sample in buffer.get(96):
+            mask = sample.mask > 1e-8
+            values, log_prob, entropy = model.policy.evaluate_actions(
+                sample.observations, sample.actions.long().flatten(), sample.lstm_states, sample.episode_starts
+            )
+            ratio = torch.exp(log_prob - sample.old_log_prob)
+            loss = (
+                -torch.mean(
+                    torch.min(sample.advantages * ratio, sample.advantages * torch.clamp(ratio, 0.8, 1.2))[mask]
+                )
+                - 0.01 * torch.mean(entropy[mask])
+                + 0.5 * torch.mean(((sample.returns - values.flatten()) ** 2)[mask])
+            )
+            grads = torch.autograd.grad(loss, list(model.policy.parameters()), allow_unused=True)
+            out.append((loss, [g for g in grads if g is not None], sample.mask.numel()))
+        return out
+
+    single, paired = losses(False), losses(True)
+    assert sum(n for *_, n in paired) < sum(n for *_, n in single)  # fewer padded entries
+    for (loss_a, grads_a, _), (loss_b, grads_b, _) in zip(single, paired, strict=True):
+        torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-6)
+        for a, b in zip(grads_a, grads_b, strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
