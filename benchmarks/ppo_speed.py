@@ -10,7 +10,9 @@ interleaved round by round; the median over rounds is reported. A PPO iteration 
 (n_envs × n_steps env steps: env, policy inference at T = 1 for the actor and the critic, buffer)
 and one update (epochs × minibatches of padded sequences, forward and backward). "stock
 MlpLstmPolicy" is sb3-contrib's own LSTM policy with the same extractor, the reference the default
-policy is a drop-in for.
+policy is a drop-in for. Every model gets the buffer the library trains with
+(``fw_agents.buffers.install_buffer``: sb3-contrib's minibatches padded by one gather per array, and
+for the library's cores two short sequences to a row), as ``train.ppo`` gives it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from _common import report
 from sb3_contrib import RecurrentPPO
 
 from fw_agents import FastWeightMlpPolicy
+from fw_agents.buffers import install_buffer
 from fw_agents.config import build_policy_kwargs, load_hyperparams, ppo_kwargs
 from fw_agents.vec_env import make_vec, normalized
 
@@ -44,7 +47,9 @@ def build(env_id: str, policy, extra: dict, config: dict) -> RecurrentPPO:
         policy_kwargs.pop("core")
     else:
         policy_kwargs.update(extra)
-    return RecurrentPPO(policy, env, policy_kwargs=policy_kwargs, seed=0, **ppo_kwargs(config))
+    model = RecurrentPPO(policy, env, policy_kwargs=policy_kwargs, seed=0, **ppo_kwargs(config))
+    install_buffer(model)
+    return model
 
 
 def iteration(model: RecurrentPPO) -> tuple[float, float]:
