@@ -111,10 +111,10 @@ class _FastPadding:
     def _get_samples(self: Any, batch_inds: np.ndarray, env_change: np.ndarray, env: Any = None) -> Any:
         first, index, valid = padded_sequences(self.episode_starts[batch_inds], env_change[batch_inds], self.pair)
         self.seq_start_indices = first  # as sb3-contrib's buffer leaves it
-        rows = batch_inds[index]  # (n_seq, max_length) rows of the flat rollout
+        rows = batch_inds[index]  # (rows, length): entries of the flat rollout
         padding = ~valid
 
-        def pad(array: np.ndarray) -> torch.Tensor:  # (n_seq, max_length, *shape), zeros past each end
+        def pad(array: np.ndarray) -> torch.Tensor:  # (rows, length, *shape), zeros where padded
             out = array[rows]
             out[padding] = 0
             return torch.as_tensor(out, device=self.device)
@@ -126,7 +126,7 @@ class _FastPadding:
         starts = batch_inds[first]
 
         def states(h: np.ndarray, c: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-            # (n_envs * n_steps, layers, dim) -> (layers, n_seq, dim)
+            # (n_envs * n_steps, layers, dim) -> (layers, rows, dim): each row's first entry's
             return tuple(self.to_torch(s[starts].swapaxes(0, 1)).contiguous() for s in (h, c))
 
         fields = {
@@ -150,11 +150,11 @@ class _FastPadding:
 
 
 class FastRolloutBuffer(_FastPadding, RecurrentRolloutBuffer):
-    """:class:`RecurrentRolloutBuffer` padding its minibatches faster (the same tensors)."""
+    """:class:`RecurrentRolloutBuffer` padding its minibatches faster (the module doc)."""
 
 
 class FastDictRolloutBuffer(_FastPadding, RecurrentDictRolloutBuffer):
-    """:class:`RecurrentDictRolloutBuffer` padding its minibatches faster (the same tensors)."""
+    """:class:`RecurrentDictRolloutBuffer` padding its minibatches faster (the module doc)."""
 
 
 class _Sequences(_FastPadding):
@@ -203,7 +203,6 @@ def install_buffer(model: RecurrentPPO, sequence_length: int | None = None) -> N
     library's cores, which reset their state inside a sequence, two short sequences to a row
     (:func:`padded_sequences`) — and, with ``sequence_length``, fills them with random sequences of
     that many steps (the buffer is not saved with a model: call this after building or loading one)."""
-
     old = model.rollout_buffer
     dict_obs = isinstance(old, RecurrentDictRolloutBuffer)
     if sequence_length is None:
