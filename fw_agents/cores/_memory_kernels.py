@@ -18,11 +18,10 @@ kernels take p whole (C-contiguous) and slice each pair's vectors from a row, so
 unit stride and the inner loops vectorise (views of p per part would have an unknown stride). The forward
 keeps Aᵀ (d_k × d_v) only every ``chunk`` steps (``ckpt``, index 0 = the carried matrix, the
 state's own layout); the backward recomputes one chunk's matrices at a time from its checkpoint
-into a small buffer, so the memory kept for back-propagation grows with T / chunk, not T. A pair whose
-reads have no gradient after some step (and no carried one) starts its backward there: in a padded
-minibatch, a sequence's padding. The
-readable version of the same arithmetic is ``FastWeightLSTM._memory_torch``; tests hold the two
-equal in outputs and gradients.
+into a small buffer, so the memory kept for back-propagation grows with T / chunk, not T. A pair
+whose reads have no gradient after some step (and no carried one) starts its backward there: in a
+padded minibatch, a sequence's padding. The readable version of the same arithmetic is
+``FastWeightLSTM._memory_torch``; tests hold the two equal in outputs and gradients.
 """
 
 from __future__ import annotations
