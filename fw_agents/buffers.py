@@ -84,10 +84,11 @@ def padded_sequences(
         return first, np.where(valid, first[:, None] + steps[None, :], 0), valid
     half = (longest + 1) // 2  # where a row's second sequence starts
     begins = np.asarray(episode_starts).ravel()[first] > 0
-    partners = np.flatnonzero(begins & (lengths <= longest - half)).tolist()
+    fits_second = begins & (lengths <= longest - half)  # may start a row's second half
+    partners = np.flatnonzero(fits_second).tolist()
     short = lengths <= half
     rows = [(i, -1) for i in np.flatnonzero(~short)]
-    for i in np.flatnonzero(short & ~np.isin(np.arange(first.size), partners)):
+    for i in np.flatnonzero(short & ~fits_second):
         rows.append((i, partners.pop() if partners else -1))
     while partners:
         a = partners.pop()
