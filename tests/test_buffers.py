@@ -87,21 +87,15 @@ def test_train_ppo_uses_the_sequences_and_keeps_them_on_resume(tmp_path, monkeyp
     assert len(lengths) > first and max(lengths) <= 4
 
 
-@pytest.mark.parametrize("core", ["fw", "lstm"])
-def test_sequences_replay_the_rollout_from_their_stored_states(core):
-    """Before any update, the policy run over each minibatch's sequences (each from the state the
-    rollout stored at its first step, resets at episode starts) gives back exactly the values and
-    log-probabilities the rollout recorded: the sequences start where they should, in every core's
-    state layout (the fast-weight core packs its memory into the stored states)."""
-    import copy
-
+def _memorycatch_rollout(core, before_rollout=lambda model: None):
+    """A small RecurrentPPO model of ``core`` on MemoryCatch-v0 (4 envs, 64 steps, hidden 16) with one
+    rollout collected into its buffer; ``before_rollout(model)`` runs first (e.g. to swap the buffer)."""
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 
     import envs
     from fw_agents import FastWeightMlpPolicy
-    from fw_agents.buffers import install_buffer
 
     class Nothing(BaseCallback):
         def _on_step(self) -> bool:
@@ -110,10 +104,25 @@ def test_sequences_replay_the_rollout_from_their_stored_states(core):
     env = make_vec_env(lambda: envs.make_env("MemoryCatch-v0"), n_envs=4, seed=0)
     kwargs = {"lstm_hidden_size": 16, "core": core}
     model = RecurrentPPO(FastWeightMlpPolicy, env, n_steps=64, seed=0, policy_kwargs=kwargs)
+    before_rollout(model)
     model._setup_learn(256, Nothing())
     callback = Nothing()
     callback.init_callback(model)
     model.collect_rollouts(env, callback, model.rollout_buffer, n_rollout_steps=64)
+    return model
+
+
+@pytest.mark.parametrize("core", ["fw", "lstm"])
+def test_sequences_replay_the_rollout_from_their_stored_states(core):
+    """Before any update, the policy run over each minibatch's sequences (each from the state the
+    rollout stored at its first step, resets at episode starts) gives back exactly the values and
+    log-probabilities the rollout recorded: the sequences start where they should, in every core's
+    state layout (the fast-weight core packs its memory into the stored states)."""
+    import copy
+
+    from fw_agents.buffers import install_buffer
+
+    model = _memorycatch_rollout(core)
     stock = model.rollout_buffer
     assert stock.episode_starts.sum() > 4  # episodes end inside the rollout
     install_buffer(model, 16)
@@ -216,29 +225,11 @@ def test_paired_rows_hold_every_step_once_and_cut_only_at_two_times(seed):
 def test_paired_rows_give_the_same_ppo_loss_and_gradient(core):
     """PPO's loss (sb3-contrib's, over the unmasked steps) and its gradient from a rollout with many
     episode starts, laid out one sequence per row and two to a row: the same within float rounding."""
-    from sb3_contrib import RecurrentPPO
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
-
-    import envs
-    from fw_agents import FastWeightMlpPolicy
     from fw_agents.buffers import install_buffer
 
-    class Nothing(BaseCallback):
-        def _on_step(self) -> bool:
-            return True
-
-    env = make_vec_env(lambda: envs.make_env("MemoryCatch-v0"), n_envs=4, seed=0)
-    model = RecurrentPPO(
-        FastWeightMlpPolicy, env, n_steps=64, seed=0, policy_kwargs={"lstm_hidden_size": 16, "core": core}
-    )
-    install_buffer(model)
-    assert model.rollout_buffer.pair
-    model._setup_learn(256, Nothing())
-    callback = Nothing()
-    callback.init_callback(model)
-    model.collect_rollouts(env, callback, model.rollout_buffer, n_rollout_steps=64)
+    model = _memorycatch_rollout(core, install_buffer)
     buffer = model.rollout_buffer
+    assert buffer.pair
 
     def losses(pair):
         buffer.pair = pair
